@@ -1,0 +1,101 @@
+"""Downloads of a result table as CSV, XLSX and PDF, safe to open whatever the cells hold."""
+
+import csv
+import io
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import matplotlib
+import xlsxwriter
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+Cell = str | int | float | None
+# Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Cell) -> Cell:
+    """Text that a spreadsheet would treat as a formula gets a leading apostrophe; numbers pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([neutralise(cell) for cell in header])
+    for row in rows:
+        writer.writerow(["" if cell is None else neutralise(cell) for cell in row])
+    # A byte-order mark so Excel opens UTF-8 text as UTF-8.
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], sheet: str = "Report") -> bytes:
+    buffer = io.BytesIO()
+    # strings_to_formulas off: text is always written as text, never evaluated.
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    worksheet = workbook.add_worksheet(sheet[:31])
+    bold = workbook.add_format({"bold": True, "bottom": 1})
+    worksheet.write_row(0, 0, [neutralise(cell) for cell in header], bold)
+    widths = [len(str(cell)) for cell in header]
+    for row_number, row in enumerate(rows, start=1):
+        for column, cell in enumerate(row):
+            if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+                worksheet.write_number(row_number, column, cell)
+            elif cell is not None:
+                worksheet.write_string(row_number, column, str(neutralise(cell)))
+            widths[column] = max(widths[column], len(str(cell)) if cell is not None else 0)
+    for column, width in enumerate(widths):
+        worksheet.set_column(column, column, min(max(width + 2, 8), 60))
+    worksheet.freeze_panes(1, 0)
+    workbook.close()
+    return buffer.getvalue()
+
+
+@cache
+def unicode_font() -> Path:
+    # matplotlib ships DejaVu Sans, so PDFs show any text from an upload without a system font.
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+def format_cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def to_pdf(title: str, subtitle: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+    """A table as PDF. fpdf2 draws cell text as plain text: markup in a cell is shown, not run."""
+    pdf = FPDF(orientation="landscape" if len(header) > 6 else "portrait", format="A4")
+    pdf.set_title(title)
+    pdf.set_creator("Offload")
+    pdf.add_font("DejaVu", fname=str(unicode_font()))
+    pdf.set_font("DejaVu", size=9)
+    pdf.set_auto_page_break(True, margin=12)
+    pdf.add_page()
+    pdf.set_font(size=15)
+    pdf.cell(text=title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(size=9)
+    pdf.set_text_color(90, 100, 110)
+    pdf.multi_cell(0, text=subtitle, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_text_color(20, 20, 20)
+    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) for i in range(len(header))]
+    with pdf.table(
+        headings_style=FontFace(emphasis="", fill_color=(232, 236, 241)),
+        line_height=5.5,
+        text_align=tuple("RIGHT" if is_number else "LEFT" for is_number in numeric),
+        borders_layout="HORIZONTAL_LINES",
+        repeat_headings=1,
+    ) as table:
+        table.row([str(cell) for cell in header])
+        for values in rows:
+            table.row([format_cell(cell) for cell in values])
+    return bytes(pdf.output())

@@ -1,0 +1,121 @@
+"""Job and its output files: the one source of truth every page and fragment reads."""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+QUEUED_HINT_AFTER = timedelta(seconds=15)
+
+
+def input_path(job: "Job", filename: str) -> str:
+    # Never the client's filename on disk: it is only displayed (escaped), from params.
+    return f"uploads/{job.pk}/input.csv"
+
+
+class JobQuerySet(models.QuerySet):
+    def for_user(self, user) -> "JobQuerySet":
+        return self.filter(owner=user)
+
+    def active(self) -> "JobQuerySet":
+        return self.filter(status__in=Job.ACTIVE_STATUSES)
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Finished"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Kind(models.TextChoices):
+        SALES_SUMMARY = "sales_summary", "Sales summary"
+        CSV_PROFILE = "csv_profile", "CSV profile"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    params = models.JSONField(default=dict, blank=True)
+    # An uploaded input, stored under a generated name; the client's name is in params.
+    input_file = models.FileField(upload_to=input_path, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=200, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # Chosen before enqueueing, so it joins django-celery-results' TaskResult.task_id.
+    task_id = models.CharField(max_length=36, default=uuid.uuid4, unique=True, editable=False)
+    result = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    error_reference = models.CharField(max_length=12, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("job_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def waiting_too_long(self) -> bool:
+        """Queued for longer than a free worker would take: worth a hint that none is running."""
+        return self.status == self.Status.QUEUED and self.elapsed > QUEUED_HINT_AFTER
+
+    @property
+    def elapsed(self) -> timedelta:
+        """Time spent so far: queued plus running, up to the end if it has ended."""
+        end = self.finished_at or timezone.now()
+        return max(end - self.created_at, timedelta(0))
+
+    @property
+    def run_time(self) -> timedelta | None:
+        if not self.started_at:
+            return None
+        return max((self.finished_at or timezone.now()) - self.started_at, timedelta(0))
+
+
+def artifact_path(artifact: "JobArtifact", filename: str) -> str:
+    return f"jobs/{artifact.job_id}/{filename}"
+
+
+class JobArtifact(models.Model):
+    """A file a job produced (CSV, XLSX, PDF, chart), stored through Django's storage API."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="artifacts")
+    name = models.CharField(max_length=100)
+    label = models.CharField(max_length=100)
+    file = models.FileField(upload_to=artifact_path)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="one_artifact_per_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("artifact_download", args=[self.job_id, self.name])

@@ -1,0 +1,201 @@
+"""The CSV profile: per-column types and statistics of an uploaded file, read in batches (polars)."""
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from .problems import InputProblem
+from .progress import Progress, ignore
+
+SAMPLE_BYTES = 256 * 1024
+BATCH_ROWS = 100_000
+TOP_VALUES = 5
+HISTOGRAM_BINS = 10
+SEPARATORS = ",;\t|"
+
+
+class CsvProblem(InputProblem):
+    """Something about the file that the person who uploaded it can fix; the text says what."""
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    separator: str
+    columns: int
+
+
+def inspect_sample(sample: bytes, is_whole_file: bool) -> CsvLayout:
+    """Check the start of an upload quickly, so most bad files are refused in the form."""
+    if not sample.strip():
+        raise CsvProblem("The file is empty.")
+    if b"\x00" in sample:
+        raise CsvProblem("This is a binary file, not a CSV. Export your data as CSV (text) and try again.")
+    if not is_whole_file:
+        # The sample may end inside a multi-byte character or a row; judge complete lines only.
+        sample = sample[: sample.rfind(b"\n") + 1] or sample
+    try:
+        text = sample.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = sample[: exc.start].count(b"\n") + 1
+        raise CsvProblem(
+            f"The file is not UTF-8 text (first bad byte on line {line}). "
+            "Save it as “CSV UTF-8” and upload it again."
+        ) from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise CsvProblem("The first line is blank: a CSV needs a header row with the column names.")
+    try:
+        separator = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        separator = ","
+    rows = csv.reader(io.StringIO(text), delimiter=separator)
+    header = next(rows)
+    if len(set(header)) != len(header):
+        duplicates = sorted({name for name in header if header.count(name) > 1})
+        raise CsvProblem(f"The header repeats a column name: {', '.join(duplicates)}. Each column needs its own name.")
+    for number, row in enumerate(rows, start=2):
+        if row and len(row) != len(header):
+            raise CsvProblem(
+                f"Row {number} has {len(row)} fields but the header has {len(header)}. "
+                "Check for a missing or extra separator or an unclosed quote."
+            )
+    if len(lines) < 2:
+        raise CsvProblem("The file has a header but no data rows.")
+    return CsvLayout(separator=separator, columns=len(header))
+
+
+def estimate_rows(path: Path) -> int:
+    """Rows in the file, guessed from its size and the length of its first lines (for progress)."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    lines = max(head.count(b"\n"), 1)
+    return max(int(size / (len(head) / lines)) - 1, 1)
+
+
+def read_csv(path: Path, separator: str, progress: Progress, infer_schema_length: int | None = 10_000) -> pl.DataFrame:
+    expected = estimate_rows(path)
+    frame = pl.scan_csv(
+        path,
+        separator=separator,
+        infer_schema_length=infer_schema_length,
+        try_parse_dates=True,
+        raise_if_empty=True,
+    )
+    batches, rows = [], 0
+    for batch in frame.collect_batches(chunk_size=BATCH_ROWS):
+        batches.append(batch)
+        rows += batch.height
+        progress(min(95.0, 95.0 * rows / expected), f"Reading the file: {rows:,} rows so far")
+    if not batches:
+        raise CsvProblem("The file has a header but no data rows.")
+    return pl.concat(batches, rechunk=True)
+
+
+def load(path: Path, separator: str, progress: Progress = ignore) -> pl.DataFrame:
+    try:
+        try:
+            return read_csv(path, separator, progress)
+        except pl.exceptions.ComputeError as exc:
+            if "could not parse" not in str(exc):
+                raise
+            # A value far down the file does not fit the type guessed from the first rows:
+            # read again, guessing each column's type from all of its values.
+            progress(0, "Reading the file again with types checked on every row")
+            return read_csv(path, separator, progress, infer_schema_length=None)
+    except pl.exceptions.NoDataError:
+        raise CsvProblem("The file is empty.") from None
+    except pl.exceptions.ComputeError as exc:
+        message = str(exc)
+        if "more fields than defined" in message or "found more fields" in message:
+            raise CsvProblem(
+                "Some rows have more fields than the header. "
+                "Check for a missing or extra separator or an unclosed quote."
+            ) from None
+        if "invalid utf-8" in message.lower() or "utf8" in message.lower():
+            raise CsvProblem("Part of the file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.") from None
+        first_line = re.sub(r"\s+", " ", message.splitlines()[0] if message else "unknown error")[:200]
+        raise CsvProblem(f"The file could not be read as CSV: {first_line}") from None
+
+
+def column_type(dtype: pl.DataType) -> str:
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_float():
+        return "decimal"
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype == pl.Date:
+        return "date"
+    if dtype.is_temporal():
+        return "datetime"
+    if dtype == pl.Null:
+        return "empty"
+    return "text"
+
+
+def plain(value):
+    """A statistic as JSON can hold it: finite numbers, ISO dates, strings."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (int, bool, str)):
+        return value
+    return str(value)
+
+
+def histogram(series: pl.Series) -> dict | None:
+    values = series.drop_nulls().cast(pl.Float64).to_numpy()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+    return {"counts": counts.tolist(), "edges": [plain(float(edge)) for edge in edges]}
+
+
+def profile_column(series: pl.Series) -> dict:
+    kind = column_type(series.dtype)
+    count = series.len() - series.null_count()
+    stats = {
+        "name": series.name,
+        "type": kind,
+        "count": count,
+        "missing": series.null_count(),
+        "distinct": series.drop_nulls().n_unique() if count else 0,
+    }
+    if kind in ("integer", "decimal") and count:
+        stats.update(
+            min=plain(series.min()),
+            max=plain(series.max()),
+            mean=plain(series.mean()),
+            median=plain(series.median()),
+            std=plain(series.std()),
+            histogram=histogram(series),
+        )
+    elif kind in ("date", "datetime") and count:
+        stats.update(earliest=plain(series.min()), latest=plain(series.max()))
+    if count:
+        stats["unique"] = stats["distinct"] == count
+        if not stats["unique"]:
+            top = series.drop_nulls().value_counts(sort=True).head(TOP_VALUES)
+            stats["top"] = [[plain(value), int(n)] for value, n in top.iter_rows()]
+    return stats
+
+
+def profile(frame: pl.DataFrame, progress: Progress = ignore) -> dict:
+    """Per-column statistics of a loaded file, and its size."""
+    columns = []
+    for number, series in enumerate(frame.iter_columns(), start=1):
+        progress(100.0 * (number - 1) / frame.width, f"Profiling column {number} of {frame.width}: {series.name}")
+        columns.append(profile_column(series))
+    progress(100, "Profile ready")
+    return {"rows": frame.height, "columns": columns}

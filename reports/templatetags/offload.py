@@ -1,0 +1,43 @@
+"""Presentation filters for job pages: durations, job descriptions, histogram bars."""
+
+from datetime import timedelta
+
+from django import template
+
+from reports import catalog
+
+register = template.Library()
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """12 s, 3 min 5 s, 2 h 4 min: as precise as a person watching wants."""
+    if value is None:
+        return ""
+    seconds = int(value.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+@register.filter
+def job_summary(job) -> str:
+    """One line saying what the job is about, from its parameters."""
+    return catalog.BY_KIND[job.kind].describe(job.params)
+
+
+@register.filter
+def histogram_bars(histogram: dict | None) -> list[dict]:
+    """Each bin with its height as a percentage of the tallest, for a CSS bar chart."""
+    if not histogram:
+        return []
+    counts, edges = histogram["counts"], histogram["edges"]
+    tallest = max(counts) or 1
+    return [
+        {"count": count, "low": edges[i], "high": edges[i + 1], "height": round(100 * count / tallest, 1)}
+        for i, count in enumerate(counts)
+    ]
