@@ -21,7 +21,12 @@ from .jobs import save_artifact
 from .models import Job
 from .progress import Progress, scaled
 
-CSV, XLSX, PDF, SVG = "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/pdf", "image/svg+xml"
+CSV, XLSX, PDF, SVG = (
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/pdf",
+    "image/svg+xml",
+)
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,21 @@ def local_path(stored_name: str) -> Iterator[Path]:
         yield Path(copy.name)
 
 
-PROFILE_HEADER = ["Column", "Type", "Count", "Missing", "Distinct", "Min", "Max", "Mean", "Median", "Std dev", "Earliest", "Latest", "Top values"]
+PROFILE_HEADER = [
+    "Column",
+    "Type",
+    "Count",
+    "Missing",
+    "Distinct",
+    "Min",
+    "Max",
+    "Mean",
+    "Median",
+    "Std dev",
+    "Earliest",
+    "Latest",
+    "Top values",
+]
 
 
 def profile_rows(columns: list[dict]) -> list[list]:
@@ -128,7 +147,13 @@ def run_csv_profile(job: Job, progress: Progress) -> dict:
     del frame
     subtitle = f"{job.params.get('source_name', 'upload')}: {result['rows']:,} rows, {len(result['columns'])} columns"
     save_table_downloads(
-        job, "csv-profile", "CSV profile", subtitle, PROFILE_HEADER, profile_rows(result["columns"]), scaled(progress, 85, 99)
+        job,
+        "csv-profile",
+        "CSV profile",
+        subtitle,
+        PROFILE_HEADER,
+        profile_rows(result["columns"]),
+        scaled(progress, 85, 99),
     )
     return {**result, "subtitle": subtitle}
 

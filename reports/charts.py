@@ -20,7 +20,7 @@ def compact_number(value: float, _position=None) -> str:
 
 def bar_chart_svg(labels: list[str], values: list[float], title: str, *, chronological: bool = False) -> bytes:
     """A bar chart as SVG: horizontal bars for ranked categories, columns for a time series."""
-    figure = Figure(figsize=(8, 4.2 if chronological else max(2.4, 0.42 * len(labels) + 1.0)), dpi=100)
+    figure = Figure(figsize=(7, 4 if chronological else max(2.4, 0.38 * len(labels) + 1.0)), dpi=100)
     axes = figure.add_subplot()
     if chronological:
         axes.bar(range(len(values)), values, color=ACCENT, width=0.75)

@@ -7,7 +7,13 @@ from django.template.defaultfilters import filesizeformat
 from . import profiling, sales
 
 
-class SalesSummaryForm(forms.Form):
+class ReportForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class SalesSummaryForm(ReportForm):
     date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
     group_by = forms.ChoiceField(label="Group by", choices=sales.GROUP_BY.items(), initial="region")
@@ -41,9 +47,10 @@ class SalesSummaryForm(forms.Form):
         return sales.SalesQuery(data["date_from"], data["date_to"], data["group_by"], data["metric"]).as_params()
 
 
-class CsvProfileForm(forms.Form):
+class CsvProfileForm(ReportForm):
     file = forms.FileField(
         label="CSV file",
+        help_text=f"UTF-8 text with a header row; up to {settings.OFFLOAD_MAX_UPLOAD_MB} MB.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,text/csv"}),
     )
 

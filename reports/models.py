@@ -8,7 +8,6 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-
 QUEUED_HINT_AFTER = timedelta(seconds=15)
 
 

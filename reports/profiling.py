@@ -44,8 +44,7 @@ def inspect_sample(sample: bytes, is_whole_file: bool) -> CsvLayout:
     except UnicodeDecodeError as exc:
         line = sample[: exc.start].count(b"\n") + 1
         raise CsvProblem(
-            f"The file is not UTF-8 text (first bad byte on line {line}). "
-            "Save it as “CSV UTF-8” and upload it again."
+            f"The file is not UTF-8 text (first bad byte on line {line}). Save it as “CSV UTF-8” and upload it again."
         ) from None
     lines = text.splitlines()
     if not lines or not lines[0].strip():
@@ -119,7 +118,9 @@ def load(path: Path, separator: str, progress: Progress = ignore) -> pl.DataFram
                 "Check for a missing or extra separator or an unclosed quote."
             ) from None
         if "invalid utf-8" in message.lower() or "utf8" in message.lower():
-            raise CsvProblem("Part of the file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.") from None
+            raise CsvProblem(
+                "Part of the file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
+            ) from None
         first_line = re.sub(r"\s+", " ", message.splitlines()[0] if message else "unknown error")[:200]
         raise CsvProblem(f"The file could not be read as CSV: {first_line}") from None
 

@@ -1,0 +1,32 @@
+# Offload: `make run` starts everything, `make test` runs the suite. Both set up .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEPS := $(VENV)/.deps-installed
+
+.PHONY: run test lint format clean
+
+$(DEPS): requirements/base.txt requirements/dev.txt requirements/prod.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/dev.txt -r requirements/prod.txt
+	touch $@
+
+## Web + Celery worker + Celery beat (+ a private Redis unless CELERY_BROKER_REDIS_URL is set).
+run: $(DEPS)
+	$(BIN)/python -m project.launcher
+
+## The whole suite: unit, integration (real Redis + worker) and browser (Chromium) tests.
+test: $(DEPS)
+	$(BIN)/python -m pytest
+
+lint: $(DEPS)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(DEPS)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var/test-* .pytest_cache .ruff_cache

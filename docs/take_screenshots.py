@@ -1,0 +1,70 @@
+"""Regenerate the README's screenshots from a running `make run` (python docs/take_screenshots.py).
+
+Signs in with the demo account in var/demo-account.txt, runs both reports and saves desktop and
+phone-width PNGs under docs/.
+"""
+
+import csv
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def credentials() -> tuple[str, str]:
+    lines = (ROOT / "var" / "demo-account.txt").read_text().splitlines()
+    return lines[0].split(": ", 1)[1], lines[1].split(": ", 1)[1]
+
+
+def sample_csv() -> str:
+    rng = random.Random(7)
+    path = Path(tempfile.gettempdir()) / "offload-sample-orders.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["order_id", "placed_on", "city", "amount", "items", "coupon"])
+        for number in range(1, 20001):
+            writer.writerow([
+                number, f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                rng.choice(["Oslo", "Lima", "Pune", "Accra", "Quito"]), round(rng.lognormvariate(3.5, 0.6), 2),
+                rng.randint(1, 9), rng.choice(["", "", "", "SPRING10", "VIP"]),
+            ])  # fmt: skip
+    return str(path)
+
+
+def main() -> None:
+    username, password = credentials()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for name, viewport in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
+            page = browser.new_page(viewport=viewport, device_scale_factor=1)
+            page.goto(f"{BASE}/accounts/login/")
+            page.screenshot(path=ROOT / f"docs/login-{name}.png")
+            page.fill("#id_username", username)
+            page.fill("#id_password", password)
+            page.click("button[type=submit]")
+            page.screenshot(path=ROOT / f"docs/home-{name}.png", full_page=True)
+            page.goto(f"{BASE}/reports/sales-summary/")
+            page.select_option("#id_group_by", "product")
+            page.click("text=Generate report")
+            page.wait_for_selector("[role=progressbar]")
+            page.screenshot(path=ROOT / f"docs/running-{name}.png", full_page=True)
+            page.wait_for_selector(".result table", timeout=60_000)
+            page.wait_for_timeout(300)
+            page.screenshot(path=ROOT / f"docs/sales-summary-{name}.png", full_page=True)
+            page.goto(f"{BASE}/reports/csv-profile/")
+            page.set_input_files("#id_file", sample_csv())
+            page.click("text=Generate report")
+            page.wait_for_selector(".columns-grid", timeout=60_000)
+            page.screenshot(path=ROOT / f"docs/csv-profile-{name}.png", full_page=True)
+            page.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

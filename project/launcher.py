@@ -1,0 +1,56 @@
+"""`make run`: migrate, make a demo account, then run web, worker and beat together.
+
+When CELERY_BROKER_REDIS_URL is not set (in the environment or .env) it starts a private
+Redis under var/redis and stops it after the others. Ctrl-C stops everything.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    from django.conf import settings  # reads .env into os.environ, as the web and workers will
+
+    settings.VAR_DIR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    # The Procfile's `python` and `celery` are this interpreter's (the project's .venv).
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    port = env.get("PORT", "8000")
+    manage = [sys.executable, str(BASE_DIR / "manage.py")]
+
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "1"], check=True, env=env)
+    subprocess.run([*manage, "ensure_demo_user"], check=True, env=env)
+
+    from project.embedded_redis import EmbeddedRedis
+
+    embedded = None if env.get("CELERY_BROKER_REDIS_URL") else EmbeddedRedis(settings.VAR_DIR / "redis")
+    with embedded or nullcontext():
+        if embedded:
+            env["CELERY_BROKER_REDIS_URL"] = embedded.url
+            print(
+                f"Started a private Redis at {embedded.url} (data in var/redis; set CELERY_BROKER_REDIS_URL to use your own)."
+            )
+        print(
+            f"\n  Offload is starting: open http://127.0.0.1:{port}/  (Ctrl-C stops web, worker and beat)\n", flush=True
+        )
+        honcho = subprocess.Popen(
+            [sys.executable, "-m", "honcho", "start", "-f", str(BASE_DIR / "Procfile"), "-p", port],
+            cwd=BASE_DIR,
+            env=env,
+        )
+        # Ctrl-C reaches honcho directly (same terminal); SIGTERM to us is passed on.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
+        return honcho.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
