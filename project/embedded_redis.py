@@ -45,9 +45,10 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+    def start(self, timeout: float = 10.0, port: int | None = None) -> "EmbeddedRedis":
+        """Start on `port`, or on a free one; start again on the old port to simulate a restart."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         command = [
             redis_binary(),
             "--port", str(self.port),

@@ -9,10 +9,12 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
+
+# Runtime data: the SQLite database, uploads, job outputs, the private Redis's files.
+VAR_DIR = Path(env.str("OFFLOAD_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=True)
 
@@ -116,9 +118,9 @@ USE_TZ = True
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "staticfiles")
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 # Uploads and job outputs. Never served as public URLs: downloads go through an owner-checked view.
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -129,7 +131,7 @@ STORAGES = {
     },
 }
 # The built-in demo data set for the sales summary (generated on first use).
-OFFLOAD_DEMO_DATA_DIR = env.path("OFFLOAD_DEMO_DATA_DIR", default=VAR_DIR / "demo-data")
+OFFLOAD_DEMO_DATA_DIR = Path(env.str("OFFLOAD_DEMO_DATA_DIR", default=str(VAR_DIR / "demo-data")))
 OFFLOAD_DEMO_ORDERS = env.int("OFFLOAD_DEMO_ORDERS", default=500_000)
 
 # Uploads larger than this are refused in the form (megabytes).

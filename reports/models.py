@@ -11,6 +11,10 @@ from django.utils import timezone
 QUEUED_HINT_AFTER = timedelta(seconds=15)
 
 
+def new_task_id() -> str:
+    return str(uuid.uuid4())
+
+
 def input_path(job: "Job", filename: str) -> str:
     # Never the client's filename on disk: it is only displayed (escaped), from params.
     return f"uploads/{job.pk}/input.csv"
@@ -55,7 +59,7 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     # Chosen before enqueueing, so it joins django-celery-results' TaskResult.task_id.
-    task_id = models.CharField(max_length=36, default=uuid.uuid4, unique=True, editable=False)
+    task_id = models.CharField(max_length=36, default=new_task_id, unique=True, editable=False)
     result = models.JSONField(null=True, blank=True)
     error_message = models.TextField(blank=True)
     error_reference = models.CharField(max_length=12, blank=True)

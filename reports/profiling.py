@@ -164,8 +164,8 @@ def histogram(series: pl.Series) -> dict | None:
 
 
 def profile_column(series: pl.Series) -> dict:
-    kind = column_type(series.dtype)
     count = series.len() - series.null_count()
+    kind = column_type(series.dtype) if count else "empty"
     stats = {
         "name": series.name,
         "type": kind,

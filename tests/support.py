@@ -1,0 +1,44 @@
+"""Small builders and waiting helpers shared by the tests."""
+
+import csv
+import io
+import time
+from collections.abc import Callable
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60, message: str = "condition") -> object:
+    """Poll until condition() is truthy; fail with a message after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout} s waiting for {message}")
+        time.sleep(0.1)
+
+
+def csv_bytes(header: list[str], rows: list[list]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def csv_upload(content: bytes, name: str = "data.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+def people_csv(rows: int = 50) -> bytes:
+    return csv_bytes(
+        ["name", "age", "joined", "score", "team"],
+        [
+            [f"person {i}", 20 + i % 40, f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", "" if i % 10 == 0 else i * 1.5, ["red", "blue"][i % 2]]
+            for i in range(rows)
+        ],
+    )

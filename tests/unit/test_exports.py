@@ -1,0 +1,52 @@
+import csv
+import io
+import zipfile
+
+import pytest
+from pypdf import PdfReader
+
+from reports import exports
+
+HEADER = ["Name", "Amount"]
+HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "<b>bold</b> <script>x</script>"]
+
+
+@pytest.mark.parametrize("text", HOSTILE[:5])
+def test_formula_text_is_neutralised(text):
+    assert exports.neutralise(text) == "'" + text
+
+
+@pytest.mark.parametrize("value", [-3, 2.5, "plain", "", None, "a=b"])
+def test_numbers_and_plain_text_pass_unchanged(value):
+    assert exports.neutralise(value) == value
+
+
+def test_csv_cells_cannot_start_a_formula():
+    rows = [[text, -1.5] for text in HOSTILE]
+    parsed = list(csv.reader(io.StringIO(exports.to_csv(HEADER, rows).decode("utf-8-sig"))))
+    assert parsed[0] == HEADER
+    for (name, amount), text in zip(parsed[1:], HOSTILE, strict=True):
+        assert not name.startswith(("=", "+", "-", "@", "\t"))
+        assert name.endswith(text.lstrip("\t")) and amount == "-1.5"
+
+
+def test_xlsx_holds_text_as_text_and_numbers_as_numbers():
+    content = exports.to_xlsx(HEADER, [[text, 7] for text in HOSTILE])
+    with zipfile.ZipFile(io.BytesIO(content)) as workbook:
+        sheet = workbook.read("xl/worksheets/sheet1.xml").decode()
+        strings = workbook.read("xl/sharedStrings.xml").decode()
+    assert "<f>" not in sheet  # no formula cells at all
+    assert "&apos;=HYPERLINK" in strings or "'=HYPERLINK" in strings
+    assert "<v>7</v>" in sheet
+
+
+def test_pdf_shows_markup_and_any_script_as_plain_text():
+    content = exports.to_pdf("Title", "Sub", HEADER, [[text, 1] for text in HOSTILE] + [["Zoë Ångström", 2]])
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+    assert "<b>bold</b> <script>x</script>" in text
+    assert "Zoë Ångström" in text
+
+
+def test_long_tables_flow_onto_more_pages():
+    content = exports.to_pdf("Title", "Sub", HEADER, [[f"row {i}", i] for i in range(400)])
+    assert len(PdfReader(io.BytesIO(content)).pages) > 3
