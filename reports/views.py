@@ -44,7 +44,7 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     upload = request.FILES.get("file") if report.takes_upload else None
     job = jobs.create_job(request.user, report.kind, form.job_params(), input_file=upload)
     if request.htmx:
-        response = render(request, "reports/job_detail.html#job-status", {"job": job})
+        response = render(request, "reports/job_detail.html#job-status", job_context(job))
         return push_url(response, job.get_absolute_url())
     return see_other(job.get_absolute_url())
 
@@ -56,12 +56,15 @@ def see_other(url: str) -> HttpResponse:
     return response
 
 
+def job_context(job: Job) -> dict:
+    return {"job": job, "report": catalog.BY_KIND[job.kind]}
+
+
 @require_GET
 @login_required
 def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = get_job_for(request.user, job_id)
-    report = catalog.BY_KIND[job.kind]
-    return render(request, "reports/job_detail.html", {"job": job, "report": report})
+    return render(request, "reports/job_detail.html", job_context(job))
 
 
 @require_GET
@@ -71,7 +74,7 @@ def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = get_job_for(request.user, job_id)
     if not request.htmx:
         return redirect(job)
-    return render(request, "reports/job_detail.html#job-status", {"job": job})
+    return render(request, "reports/job_detail.html#job-status", job_context(job))
 
 
 @require_GET

@@ -38,7 +38,13 @@ def people_csv(rows: int = 50) -> bytes:
     return csv_bytes(
         ["name", "age", "joined", "score", "team"],
         [
-            [f"person {i}", 20 + i % 40, f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", "" if i % 10 == 0 else i * 1.5, ["red", "blue"][i % 2]]
+            [
+                f"person {i}",
+                20 + i % 40,
+                f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                "" if i % 10 == 0 else i * 1.5,
+                ["red", "blue"][i % 2],
+            ]
             for i in range(rows)
         ],
     )

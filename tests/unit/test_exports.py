@@ -8,7 +8,7 @@ from pypdf import PdfReader
 from reports import exports
 
 HEADER = ["Name", "Amount"]
-HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "<b>bold</b> <script>x</script>"]
+HOSTILE = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "<b>bold</b> <script>x</script>"]
 
 
 @pytest.mark.parametrize("text", HOSTILE[:5])
