@@ -1,11 +1,20 @@
-"""Fixtures for every test: a real Redis as the broker, throwaway storage, users and clients."""
+"""Fixtures for every test: a real Redis as the broker, a real worker, throwaway storage, users."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from project import celery_app
 from project.embedded_redis import EmbeddedRedis
+from tests.support import wait_for
+
+BASE_DIR = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,3 +53,47 @@ def owner_client(client, user):
 def other_client(client, other_user):
     client.force_login(other_user)
     return client
+
+
+def database_url() -> str:
+    """The URL of the test database pytest-django created, for processes outside this one."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def app_environment(broker) -> dict:
+    """What a worker or server process needs to share this test run's broker, database and files."""
+    return {
+        **os.environ,
+        "CELERY_BROKER_REDIS_URL": broker.url,
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "OFFLOAD_DEMO_DATA_DIR": str(settings.OFFLOAD_DEMO_DATA_DIR),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(broker, django_db_setup, django_db_blocker, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-c", "2",
+             "--without-mingle", "--without-gossip", "-n", "test-worker@%h"],
+            cwd=BASE_DIR, env=app_environment(broker), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: "ready." in log_path.read_text() or worker.poll() is not None, 60, "the worker to start")
+        if worker.poll() is not None:
+            raise RuntimeError(f"The Celery worker exited early:\n{log_path.read_text()}")
+        worker.log_path = log_path
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()

@@ -25,6 +25,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("Created a demo account."))
         if credentials.exists() and User.objects.filter(username=USERNAME).exists():
             username, password = (line.split(": ", 1)[1] for line in credentials.read_text().splitlines()[:2])
-            self.stdout.write(
-                f"Sign in as {username} / {password}  (kept in {credentials.relative_to(settings.BASE_DIR)})"
+            shown = (
+                credentials.relative_to(settings.BASE_DIR)
+                if credentials.is_relative_to(settings.BASE_DIR)
+                else credentials
             )
+            self.stdout.write(f"Sign in as {username} / {password}  (kept in {shown})")

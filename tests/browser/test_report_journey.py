@@ -1,0 +1,63 @@
+"""A person signs in, generates a report, watches the bar and gets the table and the CSV."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from reports.models import Job
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, username="ada", password="correct horse battery"):
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button:has-text('Sign in')")
+    expect(page.get_by_role("heading", name="Reports")).to_be_visible()
+
+
+def test_generate_a_sales_summary_watch_it_and_download_the_csv(page, live_server, user, celery_worker_process):
+    polls = []
+    page.on("request", lambda request: polls.append(request.url) if request.url.endswith("/status/") else None)
+    sign_in(page, live_server)
+    page.click("text=Sales summary")
+    page.select_option("#id_group_by", "product")
+    page.click("button:has-text('Generate report')")
+
+    bar = page.get_by_role("progressbar")
+    expect(bar).to_be_visible()
+    job = Job.objects.get(owner=user)
+    expect(page).to_have_url(f"{live_server.url}/jobs/{job.pk}/")  # pushed by htmx, no reload
+
+    table = page.locator(".result table")
+    expect(table).to_be_visible(timeout=60_000)
+    expect(bar).to_have_count(0)
+    assert polls, "the status fragment was never polled"
+    expect(table.locator("tbody tr")).to_have_count(10)
+    expect(page.locator(".chart img")).to_have_js_property("complete", True)
+    assert page.locator(".chart img").evaluate("img => img.naturalWidth") > 0
+
+    polls_when_done = len(polls)
+    page.wait_for_timeout(2500)  # long enough for two more polls, had polling not stopped
+    assert len(polls) == polls_when_done
+
+    with page.expect_download() as download_info:
+        page.click("a:has-text('CSV')")
+    download = download_info.value
+    assert download.suggested_filename == "sales-summary.csv"
+    assert open(download.path(), encoding="utf-8-sig").readline().startswith("Product,Orders,Units,Revenue")
+
+
+def test_a_bad_upload_is_explained_in_place(page, live_server, user, tmp_path):
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/reports/csv-profile/")
+    bad = tmp_path / "photo.csv"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    page.set_input_files("#id_file", str(bad))
+    page.click("button:has-text('Generate report')")
+    expect(page.get_by_text("This is a binary file, not a CSV")).to_be_visible()
+    expect(page.locator("#result .placeholder")).to_be_visible()  # the result area was not touched
+    assert not Job.objects.exists()

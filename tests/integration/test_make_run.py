@@ -1,0 +1,65 @@
+"""`make run` on embedded defaults: web, worker, beat and a private Redis come up, Ctrl-C stops all."""
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from project.embedded_redis import free_port
+from tests.support import wait_for
+
+pytestmark = pytest.mark.integration
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_make_run_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "CELERY_BROKER_REDIS_URL")}
+    env.update(PORT=str(port), OFFLOAD_VAR_DIR=str(tmp_path / "var"), DEBUG="True", PYTHONUNBUFFERED="1")
+    log_path = tmp_path / "run.log"
+    with open(log_path, "w") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "project.launcher"], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal gives a foreground job
+        )  # fmt: skip
+    family = [launcher.pid]
+
+    def up(check):
+        if launcher.poll() is not None:
+            raise AssertionError(f"make run exited early:\n{log_path.read_text()}")
+        return check()
+
+    try:
+        wait_for(lambda: up(lambda: answers(f"http://127.0.0.1:{port}/accounts/login/")), 120, "the web server")
+        wait_for(lambda: "ready." in log_path.read_text(), 60, "the worker")
+        wait_for(lambda: "beat: Starting" in log_path.read_text(), 60, "beat")
+        output = log_path.read_text()
+        assert "Started a private Redis" in output
+        assert "Sign in as demo / " in output
+        assert (tmp_path / "var" / "offload.sqlite3").exists()
+        assert (tmp_path / "var" / "demo-account.txt").stat().st_mode & 0o077 == 0
+        family = [launcher.pid, *(child.pid for child in psutil.Process(launcher.pid).children(recursive=True))]
+        names = " ".join(" ".join(psutil.Process(pid).cmdline()) for pid in family)
+        assert "runserver" in names and "worker" in names and "beat" in names and "redis-server" in names
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        launcher.wait(timeout=60)
+
+    def all_gone():
+        return not [pid for pid in family if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+    wait_for(all_gone, 30, "every process to stop")
