@@ -14,7 +14,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 # Runtime data: the SQLite database, uploads, job outputs, the private Redis's files.
-VAR_DIR = Path(env.str("OFFLOAD_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = BASE_DIR / env.str("OFFLOAD_VAR_DIR", default="var")  # relative to the project, or absolute
 
 DEBUG = env.bool("DEBUG", default=True)
 

@@ -1,0 +1,52 @@
+"""Configuration fails loudly in production and stays convenient in development."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def load_settings(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL")}
+    return subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"],
+        cwd=BASE_DIR, env={**clean, "DJANGO_SETTINGS_MODULE": "project.settings", **env},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_production_without_a_secret_key_stops_with_the_variable_named():
+    result = load_settings(DEBUG="False")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_with_its_variables_starts():
+    result = load_settings(DEBUG="False", SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@db.example:5432/offload")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.postgresql"
+
+
+def test_development_defaults_to_sqlite_with_settings_that_avoid_lock_errors():
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        options = settings.DATABASES["default"]["OPTIONS"]
+        assert "journal_mode=WAL" in options["init_command"]
+        assert options["transaction_mode"] == "IMMEDIATE" and options["timeout"] >= 5
+    result = load_settings()
+    assert result.stdout.strip() == "django.db.backends.sqlite3"
+
+
+def test_celery_is_configured_not_to_lose_work():
+    from django.conf import settings
+
+    assert settings.CELERY_RESULT_BACKEND == "django-db"
+    assert settings.CELERY_BEAT_SCHEDULER == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert settings.CELERY_TASK_TRACK_STARTED and settings.CELERY_RESULT_EXTENDED
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.OFFLOAD_REPORT_TIME_LIMIT
+    assert settings.OFFLOAD_REPORT_SOFT_TIME_LIMIT < settings.OFFLOAD_REPORT_TIME_LIMIT
