@@ -15,6 +15,8 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 # Runtime data: the SQLite database, uploads, job outputs, the private Redis's files.
 VAR_DIR = BASE_DIR / env.str("OFFLOAD_VAR_DIR", default="var")  # relative to the project, or absolute
+# SQLite cannot create the folder its file goes in; a fresh clone has no var/ yet.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=True)
 
