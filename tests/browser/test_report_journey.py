@@ -63,3 +63,24 @@ def test_a_bad_upload_is_explained_in_place(page, live_server, user, tmp_path):
     expect(page.get_by_text("This is a binary file, not a CSV")).to_be_visible()
     expect(page.locator("#result .placeholder")).to_be_visible()  # the result area was not touched
     assert not Job.objects.exists()
+
+
+def test_with_javascript_off_the_form_posts_and_the_job_page_refreshes_itself(
+    browser, live_server, user, celery_worker_process, tmp_path
+):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server)
+        page.goto(f"{live_server.url}/reports/csv-profile/")
+        data = tmp_path / "cities.csv"
+        data.write_text("city,population\nOslo,709000\nLima,10000000\nPune,7000000\n")
+        page.set_input_files("#id_file", str(data))
+        page.click("button:has-text('Generate report')")
+        job = Job.objects.get(owner=user)
+        expect(page).to_have_url(f"{live_server.url}/jobs/{job.pk}/")  # the 303 after the POST
+        # The <noscript> refresh reloads the page until the job has ended.
+        expect(page.locator(".columns-grid")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("heading", name="population")).to_be_visible()
+    finally:
+        context.close()
