@@ -100,10 +100,12 @@ def run_sales_summary(job: Job, progress: Progress) -> dict:
 def local_path(stored_name: str) -> Iterator[Path]:
     """A local file for a stored one: the file itself on disk storage, else a temporary copy."""
     try:
-        yield Path(default_storage.path(stored_name))
-        return
+        on_disk = default_storage.path(stored_name)
     except NotImplementedError:  # remote storage (S3 and the like) has no local path
-        pass
+        on_disk = None
+    if on_disk:
+        yield Path(on_disk)
+        return
     with tempfile.NamedTemporaryFile(suffix=".csv") as copy, default_storage.open(stored_name, "rb") as source:
         for chunk in iter(lambda: source.read(1024 * 1024), b""):
             copy.write(chunk)

@@ -1,6 +1,5 @@
 """The progress callback that pure work functions receive, and a helper to map sub-steps."""
 
-from collections.abc import Callable
 from typing import Protocol
 
 
@@ -19,6 +18,3 @@ def scaled(progress: Progress, start: float, end: float) -> Progress:
 
 def ignore(percent: float, step: str = "") -> None:
     """For callers that do not track progress (tests, the shell)."""
-
-
-ProgressCallback = Callable[[float, str], None]

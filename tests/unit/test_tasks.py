@@ -114,3 +114,12 @@ def test_a_job_cancelled_mid_run_stops_without_finishing(user, monkeypatch):
     assert run_report(str(job.pk)) == "stopped"
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED
+
+
+def test_a_profile_works_on_storage_without_local_files(user, settings):
+    # Like S3: no path() on the storage, so the worker reads through a temporary copy.
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    job = profile_job(user, people_csv(12))
+    assert run_report(str(job.pk)) == "succeeded"
+    job.refresh_from_db()
+    assert job.result["rows"] == 12
