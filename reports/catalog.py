@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django import forms as django_forms
 from django.conf import settings
-from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 
@@ -97,16 +97,16 @@ def run_sales_summary(job: Job, progress: Progress) -> dict:
 
 
 @contextmanager
-def local_path(stored_name: str) -> Iterator[Path]:
+def local_path(stored: FieldFile) -> Iterator[Path]:
     """A local file for a stored one: the file itself on disk storage, else a temporary copy."""
     try:
-        on_disk = default_storage.path(stored_name)
+        on_disk = stored.path
     except NotImplementedError:  # remote storage (S3 and the like) has no local path
         on_disk = None
     if on_disk:
         yield Path(on_disk)
         return
-    with tempfile.NamedTemporaryFile(suffix=".csv") as copy, default_storage.open(stored_name, "rb") as source:
+    with tempfile.NamedTemporaryFile(suffix=".csv") as copy, stored.open("rb") as source:
         for chunk in iter(lambda: source.read(1024 * 1024), b""):
             copy.write(chunk)
         copy.flush()
@@ -143,7 +143,7 @@ def profile_rows(columns: list[dict]) -> list[list]:
 
 
 def run_csv_profile(job: Job, progress: Progress) -> dict:
-    with local_path(job.input_file.name) as path:
+    with local_path(job.input_file) as path:
         frame = profiling.load(path, job.params.get("separator", ","), scaled(progress, 0, 70))
     result = profiling.profile(frame, scaled(progress, 70, 85))
     del frame
