@@ -41,14 +41,21 @@ def main() -> int:
         print(
             f"\n  Offload is starting: open http://127.0.0.1:{port}/  (Ctrl-C stops web, worker and beat)\n", flush=True
         )
+        # honcho gets a session of its own, so a stop signal reaches it exactly once: from us,
+        # whether it was Ctrl-C in the terminal or a kill sent to this process.
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", str(BASE_DIR / "Procfile"), "-p", port],
             cwd=BASE_DIR,
             env=env,
+            start_new_session=True,
         )
-        # Ctrl-C reaches honcho directly (same terminal); SIGTERM to us is passed on.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, lambda *_: honcho.terminate())
+
+        def stop(signum, frame):
+            if honcho.poll() is None:
+                honcho.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
         return honcho.wait()
 
 

@@ -140,9 +140,16 @@ OFFLOAD_DEMO_ORDERS = env.int("OFFLOAD_DEMO_ORDERS", default=500_000)
 
 # Uploads larger than this are refused in the form (megabytes).
 OFFLOAD_MAX_UPLOAD_MB = env.int("OFFLOAD_MAX_UPLOAD_MB", default=200)
+# Image batches: how many files, how large each (megabytes), and how many pixels an image may
+# decode to (a small file can hold a huge image: a "decompression bomb").
+OFFLOAD_MAX_IMAGES = env.int("OFFLOAD_MAX_IMAGES", default=50)
+OFFLOAD_MAX_IMAGE_MB = env.int("OFFLOAD_MAX_IMAGE_MB", default=40)
+OFFLOAD_MAX_IMAGE_PIXELS = env.int("OFFLOAD_MAX_IMAGE_PIXELS", default=100_000_000)
 # Let big files reach the form's own size check instead of Django's generic 400 page.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Well above OFFLOAD_MAX_IMAGES, so the form (not a bare 400 page) tells people the limit.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -164,8 +171,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Reports get their own queue so later kinds of work (images) never block them. Listing the
 # queues here makes a plain `celery -A project worker` consume all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = {"default": {}, "reports": {}}
-CELERY_TASK_ROUTES = {"reports.tasks.run_report": {"queue": "reports"}}
+CELERY_TASK_QUEUES = {"default": {}, "reports": {}, "images": {}}
+CELERY_TASK_ROUTES = {
+    "reports.tasks.run_report": {"queue": "reports"},
+    "reports.tasks.start_image_batch": {"queue": "images"},
+    "reports.tasks.process_image": {"queue": "images"},
+    "reports.tasks.finish_image_batch": {"queue": "images"},
+}
 
 # Work is not lost: a task is acknowledged only once it has finished, a worker that dies hands
 # its task back, and a worker holds one task at a time beyond the one it runs.
@@ -176,6 +188,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 OFFLOAD_PROGRESS_INTERVAL = env.float("OFFLOAD_PROGRESS_INTERVAL", default=0.5)
 OFFLOAD_REPORT_SOFT_TIME_LIMIT = env.int("OFFLOAD_REPORT_SOFT_TIME_LIMIT", default=600)
 OFFLOAD_REPORT_TIME_LIMIT = env.int("OFFLOAD_REPORT_TIME_LIMIT", default=660)
+OFFLOAD_IMAGE_SOFT_TIME_LIMIT = env.int("OFFLOAD_IMAGE_SOFT_TIME_LIMIT", default=120)
+OFFLOAD_IMAGE_TIME_LIMIT = env.int("OFFLOAD_IMAGE_TIME_LIMIT", default=150)
 # Redis re-delivers an unacknowledged task after the visibility timeout; it must outlast the
 # longest hard time limit or a long report would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -4,19 +4,16 @@ Each `run_*` function is what the task calls: pure work (sales, profiling) plus 
 downloads, reporting progress as it goes. It returns the result summary the page shows.
 """
 
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from django import forms as django_forms
 from django.conf import settings
-from django.db.models.fields.files import FieldFile
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 
 from . import charts, exports, forms, profiling, sales
+from .files import local_path
 from .jobs import save_artifact
 from .models import Job
 from .progress import Progress, scaled
@@ -36,8 +33,9 @@ class ReportKind:
     title: str
     description: str
     form_class: type[django_forms.Form]
-    run: Callable[[Job, Progress], dict]
     describe: Callable[[dict], str]
+    # What a report worker runs; None for kinds with tasks of their own (image batches).
+    run: Callable[[Job, Progress], dict] | None = None
     takes_upload: bool = False
 
 
@@ -63,6 +61,21 @@ def describe_sales(params: dict) -> str:
 
 def describe_profile(params: dict) -> str:
     return f"{params.get('source_name', 'uploaded file')} ({filesizeformat(params.get('source_size', 0))})"
+
+
+def describe_images(params: dict) -> str:
+    options = params.get("options", {})
+    steps = []
+    if options.get("max_width") or options.get("max_height"):
+        steps.append(f"fit {options.get('max_width') or 'any'}×{options.get('max_height') or 'any'}")
+    if options.get("output_format"):
+        steps.append(f"to {options['output_format']}")
+    if options.get("grayscale"):
+        steps.append("grayscale")
+    if options.get("watermark"):
+        steps.append("watermarked")
+    count = params.get("count", 0)
+    return f"{count} image{'s' if count != 1 else ''}" + (f": {', '.join(steps)}" if steps else "")
 
 
 def run_sales_summary(job: Job, progress: Progress) -> dict:
@@ -94,23 +107,6 @@ def run_sales_summary(job: Job, progress: Progress) -> dict:
         "metric_label": metric_label,
         "shows_share": query.metric != "average_order_value",
     }
-
-
-@contextmanager
-def local_path(stored: FieldFile) -> Iterator[Path]:
-    """A local file for a stored one: the file itself on disk storage, else a temporary copy."""
-    try:
-        on_disk = stored.path
-    except NotImplementedError:  # remote storage (S3 and the like) has no local path
-        on_disk = None
-    if on_disk:
-        yield Path(on_disk)
-        return
-    with tempfile.NamedTemporaryFile(suffix=".csv") as copy, stored.open("rb") as source:
-        for chunk in iter(lambda: source.read(1024 * 1024), b""):
-            copy.write(chunk)
-        copy.flush()
-        yield Path(copy.name)
 
 
 PROFILE_HEADER = [
@@ -180,6 +176,16 @@ REPORTS = (
         form_class=forms.CsvProfileForm,
         run=run_csv_profile,
         describe=describe_profile,
+        takes_upload=True,
+    ),
+    ReportKind(
+        kind=Job.Kind.IMAGE_BATCH,
+        slug="images",
+        title="Images",
+        description="Upload a batch of photos and resize, convert, watermark or strip their metadata; "
+        "watch each one finish and download them all as a ZIP.",
+        form_class=forms.ImageBatchForm,
+        describe=describe_images,
         takes_upload=True,
     ),
 )

@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError, features
 
 from .problems import InputProblem
 
@@ -16,6 +16,10 @@ from .problems import InputProblem
 ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP")
 OUTPUT_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "AVIF": "avif"}
 PREVIEW_SIZE = 360
+
+
+def avif_supported() -> bool:
+    return features.check("avif") is True
 
 
 class ImageProblem(InputProblem):

@@ -33,23 +33,26 @@ def new_reference() -> str:
     return secrets.token_hex(4).upper()
 
 
-def create_job(owner, kind: str, params: dict, input_file=None) -> Job:
-    """Write the Job row, then enqueue its task once the row is committed.
+def create_job(owner, kind: str, params: dict, input_file=None, add_inputs=None) -> Job:
+    """Write the Job row (and, through add_inputs, rows that belong to it), then enqueue its
+    task once they are committed.
 
     Returns the job as it stands after the attempt: queued, or failed if the broker was down.
     """
     with transaction.atomic():
         job = Job.objects.create(owner=owner, kind=kind, params=params, input_file=input_file or "")
+        if add_inputs:
+            add_inputs(job)
         # A worker must never look for a row that is not committed yet.
         transaction.on_commit(lambda: enqueue(job))
     return job
 
 
 def enqueue(job: Job) -> bool:
-    from .tasks import run_report  # tasks imports this module
+    from .tasks import task_for  # tasks imports this module
 
     try:
-        run_report.apply_async(
+        task_for(job.kind).apply_async(
             args=[str(job.pk)],
             task_id=job.task_id,
             retry=True,

@@ -1,7 +1,9 @@
 """Job and its output files: the one source of truth every page and fragment reads."""
 
+import re
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -39,6 +41,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         SALES_SUMMARY = "sales_summary", "Sales summary"
         CSV_PROFILE = "csv_profile", "CSV profile"
+        IMAGE_BATCH = "image_batch", "Image batch"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
     FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
@@ -122,3 +125,66 @@ class JobArtifact(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("artifact_download", args=[self.job_id, self.name])
+
+
+def image_upload_path(item: "ImageItem", filename: str) -> str:
+    # A generated name: the client's name is only displayed (escaped), from source_name.
+    return f"uploads/{item.job_id}/image-{item.position:03d}"
+
+
+def image_output_path(item: "ImageItem", filename: str) -> str:
+    return f"jobs/{item.job_id}/images/{filename}"
+
+
+class ImageItemQuerySet(models.QuerySet):
+    def finished(self) -> "ImageItemQuerySet":
+        return self.exclude(status=ImageItem.Status.PENDING)
+
+
+class ImageItem(models.Model):
+    """One image of an image batch job: its upload, its processed output and how it went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="images")
+    position = models.PositiveSmallIntegerField()
+    source_name = models.CharField(max_length=255)
+    original = models.FileField(upload_to=image_upload_path)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    error = models.CharField(max_length=300, blank=True)
+
+    source_format = models.CharField(max_length=10, blank=True)
+    source_width = models.PositiveIntegerField(null=True, blank=True)
+    source_height = models.PositiveIntegerField(null=True, blank=True)
+    source_bytes = models.PositiveBigIntegerField(default=0)
+    output = models.FileField(upload_to=image_output_path, blank=True)
+    preview = models.FileField(upload_to=image_output_path, blank=True)
+    output_format = models.CharField(max_length=10, blank=True)
+    output_width = models.PositiveIntegerField(null=True, blank=True)
+    output_height = models.PositiveIntegerField(null=True, blank=True)
+    output_bytes = models.PositiveBigIntegerField(default=0)
+
+    objects = ImageItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["job", "position"], name="one_image_per_position")]
+
+    def __str__(self) -> str:
+        return self.source_name
+
+    @property
+    def saving_percent(self) -> float | None:
+        if not self.source_bytes or not self.output_bytes:
+            return None
+        return round(100 * (1 - self.output_bytes / self.source_bytes), 1)
+
+    @property
+    def output_name(self) -> str:
+        """What the processed file is called in downloads and the ZIP: the client's stem, our extension."""
+        # Only plain characters from the client's name reach a file name inside the ZIP.
+        stem = re.sub(r"[^\w.\- ]+", "_", Path(self.source_name).stem).strip(" ._") or "image"
+        return f"{self.position:03d}-{stem[:80]}{Path(self.output.name).suffix}"

@@ -2,12 +2,13 @@
 
 import logging
 
-from celery import shared_task
+from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from . import catalog, jobs
-from .models import Job
+from . import batches, catalog, imaging, jobs
+from .files import local_path
+from .models import ImageItem, Job
 from .problems import InputProblem
 
 logger = logging.getLogger(__name__)
@@ -44,3 +45,52 @@ def run_report(job_id: str) -> str:
         raise  # so the task's own result row records the traceback for staff
     jobs.succeed(job.pk, result)
     return "succeeded"
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def start_image_batch(job_id: str) -> str:
+    """Fan the batch out: one task per image, in parallel, then one to build the ZIP."""
+    if not jobs.start(job_id):
+        return "skipped"
+    item_ids = list(ImageItem.objects.filter(job_id=job_id).values_list("pk", flat=True))
+    jobs.set_progress(job_id, 0, f"0 of {len(item_ids)} images done")
+    chord(process_image.s(item_id) for item_id in item_ids)(finish_image_batch.si(job_id))
+    return "started"
+
+
+@shared_task(soft_time_limit=settings.OFFLOAD_IMAGE_SOFT_TIME_LIMIT, time_limit=settings.OFFLOAD_IMAGE_TIME_LIMIT)
+def process_image(item_id: int) -> str:
+    """One image. Never raises for a bad image: the chord must reach its end whatever each item did."""
+    item = ImageItem.objects.select_related("job").filter(pk=item_id).first()
+    if item is None or item.status != ImageItem.Status.PENDING or item.job.status != Job.Status.RUNNING:
+        return "skipped"
+    options = imaging.ImageOptions.from_params(item.job.params["options"])
+    try:
+        with local_path(item.original) as path:
+            result = imaging.process(path, options, settings.OFFLOAD_MAX_IMAGE_PIXELS)
+        batches.record_success(item, result)
+        outcome = "done"
+    except InputProblem as problem:
+        batches.record_failure(item, str(problem))
+        outcome = "failed"
+    except SoftTimeLimitExceeded:
+        batches.record_failure(item, "This image took too long to process and was stopped.")
+        outcome = "failed"
+    except Exception:
+        reference = jobs.new_reference()
+        logger.exception("Image %s of job %s failed (reference %s)", item.pk, item.job_id, reference)
+        batches.record_failure(item, f"Something went wrong on our side with this image (reference {reference}).")
+        outcome = "failed"
+    batches.update_progress(item.job_id)
+    return outcome
+
+
+@shared_task(soft_time_limit=300, time_limit=330)
+def finish_image_batch(job_id: str) -> str:
+    batches.finish(job_id)
+    return "finished"
+
+
+def task_for(kind: str):
+    """The task that starts a job of this kind."""
+    return start_image_batch if kind == Job.Kind.IMAGE_BATCH else run_report

@@ -1,5 +1,7 @@
 """Thin views: parse the request, check access, call one function, render a page or fragment."""
 
+from pathlib import Path
+
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -8,7 +10,7 @@ from django_htmx.middleware import HtmxDetails
 
 from . import catalog, jobs
 from .access import get_job_for, login_required
-from .models import Job
+from .models import ImageItem, Job
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -41,8 +43,7 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             return reswap(retarget(response, "#report-form"), "outerHTML")
         return render(request, "reports/report_form.html", context, status=400)
 
-    upload = request.FILES.get("file") if report.takes_upload else None
-    job = jobs.create_job(request.user, report.kind, form.job_params(), input_file=upload)
+    job = jobs.create_job(request.user, report.kind, **form.job_inputs())
     if request.htmx:
         response = render(request, "reports/job_detail.html#job-status", job_context(job))
         return push_url(response, job.get_absolute_url())
@@ -89,4 +90,24 @@ def artifact_download(request: HtmxHttpRequest, job_id, name: str) -> FileRespon
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+@login_required
+def image_file(request: HtmxHttpRequest, job_id, position: int, variant: str = "output") -> FileResponse:
+    """A processed image: shown in the page (we encoded it, so it is safe inline) or downloaded."""
+    job = get_job_for(request.user, job_id)
+    item = job.images.filter(position=position, status=ImageItem.Status.DONE).first()
+    if item is None:
+        raise Http404("No such image.")
+    stored = item.preview if variant == "preview" else item.output
+    response = FileResponse(
+        stored.open("rb"),
+        as_attachment="download" in request.GET,
+        filename=item.output_name if variant == "output" else None,
+        content_type=f"image/{Path(stored.name).suffix.lstrip('.').replace('jpg', 'jpeg')}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
     return response

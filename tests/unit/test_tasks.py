@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.files.base import ContentFile
 
-from reports import catalog
+from reports import catalog, files
 from reports.models import Job
 from reports.tasks import run_report
 from tests.support import people_csv
@@ -133,6 +133,6 @@ class RemoteFile:
 
 
 def test_a_stored_file_without_a_local_path_is_read_through_a_temporary_copy():
-    with catalog.local_path(RemoteFile(b"a,b\n1,2\n")) as path:
+    with files.local_path(RemoteFile(b"a,b\n1,2\n")) as path:
         assert path.read_bytes() == b"a,b\n1,2\n"
     assert not path.exists()

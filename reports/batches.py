@@ -1,0 +1,111 @@
+"""The image batch: its items, their outputs, the batch's progress and its ZIP.
+
+Item outcomes are written once (guarded on PENDING), so a task that runs twice adds nothing.
+"""
+
+import logging
+import tempfile
+import zipfile
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+
+from . import jobs
+from .imaging import EncodedImage, ProcessedImage
+from .models import ImageItem, Job
+
+logger = logging.getLogger(__name__)
+
+ZIP_NAME = "images.zip"
+
+
+def add_items(job: Job, uploads) -> None:
+    """Store each upload under a generated name as a pending item of the job."""
+    for position, upload in enumerate(uploads, start=1):
+        item = ImageItem(job=job, position=position, source_name=upload.name[:255], source_bytes=upload.size)
+        item.original.save("original", upload, save=False)
+        item.save()
+
+
+def replace_file(field, name: str, encoded: EncodedImage) -> None:
+    """Save under a fixed name, replacing what a previous run of the same task left there."""
+    target = field.field.generate_filename(field.instance, name)
+    if field.storage.exists(target):
+        field.storage.delete(target)
+    field.save(name, ContentFile(encoded.content), save=False)
+
+
+def record_success(item: ImageItem, result: ProcessedImage) -> None:
+    job = item.job
+    replace_file(item.output, f"{item.position:03d}.{result.output.extension}", result.output)
+    replace_file(item.preview, f"{item.position:03d}-preview.webp", result.preview)
+    for size, thumbnail in result.thumbnails.items():
+        name = f"image-{item.position:03d}-{size}px.{thumbnail.extension}"
+        jobs.save_artifact(job, name, f"{size}px thumbnail", f"image/{thumbnail.extension}", thumbnail.content)
+    ImageItem.objects.filter(pk=item.pk, status=ImageItem.Status.PENDING).update(
+        status=ImageItem.Status.DONE,
+        source_format=result.source_format,
+        source_width=result.source_width,
+        source_height=result.source_height,
+        output=item.output.name,
+        preview=item.preview.name,
+        output_format=result.output.format,
+        output_width=result.output.width,
+        output_height=result.output.height,
+        output_bytes=len(result.output.content),
+    )
+
+
+def record_failure(item: ImageItem, reason: str) -> None:
+    ImageItem.objects.filter(pk=item.pk, status=ImageItem.Status.PENDING).update(
+        status=ImageItem.Status.FAILED, error=reason[:300]
+    )
+
+
+def counts(job_id) -> dict:
+    return ImageItem.objects.filter(job_id=job_id).aggregate(
+        total=Count("pk"),
+        done=Count("pk", filter=Q(status=ImageItem.Status.DONE)),
+        failed=Count("pk", filter=Q(status=ImageItem.Status.FAILED)),
+        source_bytes=Sum("source_bytes", filter=Q(status=ImageItem.Status.DONE), default=0),
+        output_bytes=Sum("output_bytes", filter=Q(status=ImageItem.Status.DONE), default=0),
+    )
+
+
+def update_progress(job_id) -> None:
+    tally = counts(job_id)
+    finished = tally["done"] + tally["failed"]
+    percent = min(99, 100 * finished // max(tally["total"], 1))
+    # Items finish in parallel: only ever move the bar forward.
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, progress__lt=percent).update(
+        progress=percent, step=f"{finished} of {tally['total']} images done"
+    )
+
+
+def build_zip(job: Job) -> None:
+    items = ImageItem.objects.filter(job=job, status=ImageItem.Status.DONE)
+    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
+        # Stored, not deflated: JPEG, WebP and AVIF are compressed already.
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            for item in items:
+                with item.output.open("rb") as output:
+                    archive.writestr(item.output_name, output.read())
+            for thumbnail in job.artifacts.filter(name__startswith="image-"):
+                with thumbnail.file.open("rb") as content:
+                    archive.writestr(f"thumbnails/{thumbnail.name}", content.read())
+        buffer.seek(0)
+        jobs.save_artifact(job, ZIP_NAME, "All images (ZIP)", "application/zip", buffer.read())
+
+
+def finish(job_id) -> None:
+    job = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).first()
+    if job is None:
+        return
+    tally = counts(job_id)
+    if not tally["done"]:
+        jobs.fail(job_id, f"None of the {tally['total']} images could be processed; each one says why below.")
+        return
+    build_zip(job)
+    with transaction.atomic():
+        jobs.succeed(job_id, tally)
