@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import time
 from collections.abc import Callable
 
@@ -48,3 +49,30 @@ def people_csv(rows: int = 50) -> bytes:
             for i in range(rows)
         ],
     )
+
+
+def jpeg_bytes(width: int = 640, height: int = 480) -> bytes:
+    """A real photo-like JPEG (a gradient) made in memory."""
+    from PIL import Image
+
+    gradient = Image.linear_gradient("L").resize((width, height))
+    image = Image.merge("RGB", (gradient, gradient.rotate(90).resize((width, height)), gradient))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def image_upload(content: bytes, name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="image/jpeg")
+
+
+def sign_in(page, live_server, username="ada", password="correct horse battery") -> None:
+    """Sign in through the real form, as a person would (browser tests)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button:has-text('Sign in')")
+    expect(page.get_by_role("heading", name="Reports")).to_be_visible()

@@ -1,22 +1,12 @@
 """A person signs in, generates a report, watches the bar and gets the table and the CSV."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from reports.models import Job
+from tests.support import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username="ada", password="correct horse battery"):
-    page.goto(f"{live_server.url}/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button:has-text('Sign in')")
-    expect(page.get_by_role("heading", name="Reports")).to_be_visible()
 
 
 def test_generate_a_sales_summary_watch_it_and_download_the_csv(page, live_server, user, celery_worker_process):
