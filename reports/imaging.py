@@ -200,7 +200,9 @@ def process(source: Path | bytes, options: ImageOptions, max_pixels: int) -> Pro
             exif[0x0112] = 1  # already rotated
             kept_exif = exif.tobytes()
         output = encode(image, fmt, options.quality, kept_exif, None if options.strip_metadata else icc)
-        preview = encode(shrunk(image, PREVIEW_SIZE), "WEBP", 80, None, None)
+        # A small output is its own preview: every output format shows in a browser.
+        small = max(output.width, output.height) <= 2 * PREVIEW_SIZE
+        preview = output if small else encode(shrunk(image, PREVIEW_SIZE), "WEBP", 80, None, None)
         thumbnails = {
             size: encode(shrunk(image, size), fmt, options.quality, None, None) for size in options.thumbnail_sizes
         }
