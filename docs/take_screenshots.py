@@ -37,6 +37,27 @@ def sample_csv() -> str:
     return str(path)
 
 
+def sample_photos() -> list[str]:
+    """Four generated photos, one text file named .jpg and one truncated JPEG."""
+    from PIL import Image
+
+    folder = Path(tempfile.gettempdir()) / "offload-sample-photos"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for number, size in enumerate([(4000, 3000), (3000, 4000), (2400, 1600), (1200, 1200)], start=1):
+        gradient = Image.linear_gradient("L").resize(size)
+        photo = Image.merge(
+            "RGB", (gradient, gradient.rotate(90).resize(size), gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+        )
+        path = folder / f"photo-{number}.jpg"
+        photo.save(path, quality=92)
+        paths.append(str(path))
+    (folder / "notes.jpg").write_bytes(b"just some text\n")
+    whole = Path(paths[0]).read_bytes()
+    (folder / "cut.jpg").write_bytes(whole[: len(whole) // 3])
+    return [*paths, str(folder / "notes.jpg"), str(folder / "cut.jpg")]
+
+
 def main() -> None:
     username, password = credentials()
     with sync_playwright() as playwright:
@@ -62,6 +83,16 @@ def main() -> None:
             page.click("text=Generate report")
             page.wait_for_selector(".columns-grid", timeout=60_000)
             page.screenshot(path=ROOT / f"docs/csv-profile-{name}.png", full_page=True)
+            page.goto(f"{BASE}/reports/images/")
+            page.set_input_files("#id_images", sample_photos())
+            page.fill("#id_max_width", "1600")
+            page.fill("#id_max_height", "1600")
+            page.select_option("#id_output_format", "WEBP")
+            page.fill("#id_watermark", "© Offload")
+            page.click("text=Generate report")
+            page.wait_for_selector(".result .tiles", timeout=60_000)
+            page.wait_for_timeout(300)
+            page.screenshot(path=ROOT / f"docs/images-{name}.png", full_page=True)
             page.close()
         browser.close()
 
