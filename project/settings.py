@@ -145,6 +145,8 @@ OFFLOAD_MAX_UPLOAD_MB = env.int("OFFLOAD_MAX_UPLOAD_MB", default=200)
 OFFLOAD_MAX_IMAGES = env.int("OFFLOAD_MAX_IMAGES", default=50)
 OFFLOAD_MAX_IMAGE_MB = env.int("OFFLOAD_MAX_IMAGE_MB", default=40)
 OFFLOAD_MAX_IMAGE_PIXELS = env.int("OFFLOAD_MAX_IMAGE_PIXELS", default=100_000_000)
+# How many queued or running jobs one person may have at once (0: no limit).
+OFFLOAD_MAX_ACTIVE_JOBS = env.int("OFFLOAD_MAX_ACTIVE_JOBS", default=3)
 # Let big files reach the form's own size check instead of Django's generic 400 page.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -190,6 +192,12 @@ OFFLOAD_REPORT_SOFT_TIME_LIMIT = env.int("OFFLOAD_REPORT_SOFT_TIME_LIMIT", defau
 OFFLOAD_REPORT_TIME_LIMIT = env.int("OFFLOAD_REPORT_TIME_LIMIT", default=660)
 OFFLOAD_IMAGE_SOFT_TIME_LIMIT = env.int("OFFLOAD_IMAGE_SOFT_TIME_LIMIT", default=120)
 OFFLOAD_IMAGE_TIME_LIMIT = env.int("OFFLOAD_IMAGE_TIME_LIMIT", default=150)
+# A report that hits a temporary problem (database, storage) is tried this many times in all,
+# waiting OFFLOAD_RETRY_BACKOFF seconds, then twice that, and so on.
+OFFLOAD_JOB_ATTEMPTS = env.int("OFFLOAD_JOB_ATTEMPTS", default=3)
+OFFLOAD_RETRY_BACKOFF = env.float("OFFLOAD_RETRY_BACKOFF", default=5)
+# A running job with no progress for this long has lost its worker; beat fails it.
+OFFLOAD_LOST_JOB_MINUTES = env.int("OFFLOAD_LOST_JOB_MINUTES", default=30)
 # Redis re-delivers an unacknowledged task after the visibility timeout; it must outlast the
 # longest hard time limit or a long report would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {

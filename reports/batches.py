@@ -28,6 +28,17 @@ def add_items(job: Job, uploads) -> None:
         item.save()
 
 
+def copy_items(source: Job, target: Job) -> None:
+    """The same uploads as pending items of another job (Run again)."""
+    for item in source.images.all():
+        copy = ImageItem(
+            job=target, position=item.position, source_name=item.source_name, source_bytes=item.source_bytes
+        )
+        with item.original.open("rb") as original:
+            copy.original.save("original", ContentFile(original.read()), save=False)
+        copy.save()
+
+
 def replace_file(field, name: str, encoded: EncodedImage) -> None:
     """Save under a fixed name, replacing what a previous run of the same task left there."""
     target = field.field.generate_filename(field.instance, name)

@@ -3,8 +3,10 @@
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.http import urlencode
 
 from . import batches, imaging, profiling, sales
+from .models import Job
 
 
 class ReportForm(forms.Form):
@@ -155,3 +157,25 @@ class ImageBatchForm(ReportForm):
         uploads = data["images"]
         params = {"options": options.as_params(), "count": len(uploads), "bytes": sum(u.size for u in uploads)}
         return {"params": params, "add_inputs": lambda job: batches.add_items(job, uploads)}
+
+
+class JobFilterForm(forms.Form):
+    """The filters of the My jobs page; every field optional, bad values simply ignored."""
+
+    kind = forms.ChoiceField(choices=[("", "All kinds"), *Job.Kind.choices], required=False)
+    status = forms.ChoiceField(choices=[("", "Any status"), *Job.Status.choices], required=False)
+
+    def filter(self, queryset):
+        if not self.is_valid():
+            return queryset
+        if self.cleaned_data["kind"]:
+            queryset = queryset.filter(kind=self.cleaned_data["kind"])
+        if self.cleaned_data["status"]:
+            queryset = queryset.filter(status=self.cleaned_data["status"])
+        return queryset
+
+    def query_string(self) -> str:
+        """The filters as a query string, for page links."""
+        if not self.is_valid():
+            return ""
+        return urlencode({key: value for key, value in self.cleaned_data.items() if value})

@@ -8,8 +8,10 @@ finished job backwards.
 import logging
 import secrets
 import time
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -28,19 +30,35 @@ class JobNotRunning(Exception):
     """The job was cancelled, finished or deleted while work was under way: stop quietly."""
 
 
+class TooManyActiveJobs(Exception):
+    """The owner already has as many queued or running jobs as the limit allows."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        super().__init__(
+            f"You already have {limit} jobs queued or running, the most at once. "
+            "Wait for one to finish, or cancel one, then try again."
+        )
+
+
 def new_reference() -> str:
     """A short id a user can quote and staff can find in the log."""
     return secrets.token_hex(4).upper()
 
 
-def create_job(owner, kind: str, params: dict, input_file=None, add_inputs=None) -> Job:
+def create_job(owner, kind: str, params: dict, input_file=None, add_inputs=None, **fields) -> Job:
     """Write the Job row (and, through add_inputs, rows that belong to it), then enqueue its
     task once they are committed.
 
     Returns the job as it stands after the attempt: queued, or failed if the broker was down.
     """
     with transaction.atomic():
-        job = Job.objects.create(owner=owner, kind=kind, params=params, input_file=input_file or "")
+        # Lock the owner's row so two quick clicks cannot both slip under the limit.
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+        limit = settings.OFFLOAD_MAX_ACTIVE_JOBS
+        if limit and Job.objects.for_user(owner).active().count() >= limit:
+            raise TooManyActiveJobs(limit)
+        job = Job.objects.create(owner=owner, kind=kind, params=params, input_file=input_file or "", **fields)
         if add_inputs:
             add_inputs(job)
         # A worker must never look for a row that is not committed yet.
@@ -76,14 +94,14 @@ def start(job_id) -> bool:
     now = timezone.now()
     return bool(
         Job.objects.filter(pk=job_id, status__in=Job.ACTIVE_STATUSES).update(
-            status=Job.Status.RUNNING, started_at=now, progress=0, step="Starting"
+            status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, progress=0, step="Starting"
         )
     )
 
 
 def set_progress(job_id, percent: float, step: str) -> None:
     updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
-        progress=max(0, min(int(percent), 99)), step=step[:200]
+        progress=max(0, min(int(percent), 99)), step=step[:200], heartbeat_at=timezone.now()
     )
     if not updated:
         raise JobNotRunning(job_id)
@@ -139,3 +157,98 @@ def save_artifact(job: Job, name: str, label: str, content_type: str, content: b
     artifact.file.save(name, ContentFile(content), save=False)
     artifact.save()
     return artifact
+
+
+def cancel(job: Job) -> bool:
+    """Cancel a queued or running job. A queued one never starts; a running one stops at its next
+    progress write. Its partial outputs are removed now, and again by the task if it wrote more."""
+    cancelled = bool(
+        Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE_STATUSES).update(
+            status=Job.Status.CANCELLED, step="Cancelled", finished_at=timezone.now()
+        )
+    )
+    if cancelled:
+        from project import celery_app
+
+        try:
+            # Saves a worker the trip for a queued job; a running one stops by itself.
+            celery_app.control.revoke(job.task_id)
+        except Exception:
+            logger.warning("Could not send revoke for job %s; it will be skipped when it starts", job.pk)
+        discard_outputs(job)
+        job.refresh_from_db()
+    return cancelled
+
+
+def discard_outputs(job: Job) -> None:
+    """Remove what a job produced (not its inputs): downloads and processed images."""
+    for artifact in JobArtifact.objects.filter(job=job):
+        artifact.file.delete(save=False)
+        artifact.delete()
+    for item in job.images.exclude(output=""):
+        item.output.delete(save=False)
+        item.preview.delete(save=False)
+
+
+def delete_job(job: Job) -> bool:
+    """Delete a finished job with every file it has, inputs included."""
+    if job.status not in Job.FINAL_STATUSES:
+        return False
+    discard_outputs(job)
+    if job.input_file:
+        job.input_file.delete(save=False)
+    for item in job.images.all():
+        item.original.delete(save=False)
+    job.delete()
+    return True
+
+
+def run_again(job: Job) -> Job:
+    """A new job with the same parameters and copies of the same inputs."""
+    from .batches import copy_items  # batches imports this module
+
+    input_copy = None
+    if job.input_file:
+        with job.input_file.open("rb") as original:
+            input_copy = ContentFile(original.read(), name="input.csv")
+    add_inputs = (lambda new: copy_items(job, new)) if job.kind == Job.Kind.IMAGE_BATCH else None
+    return create_job(
+        job.owner, job.kind, job.params, input_file=input_copy, add_inputs=add_inputs,
+        notify_by_email=job.notify_by_email,
+    )  # fmt: skip
+
+
+def jobs_ahead(job: Job) -> int:
+    """Queued jobs, anyone's, that a worker will take before this one."""
+    if job.status != Job.Status.QUEUED:
+        return 0
+    return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count()
+
+
+def retry_later(job_id, attempt: int, attempts: int) -> None:
+    """Back to queued while a temporary problem passes; the page shows which attempt comes next."""
+    try:
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+            status=Job.Status.QUEUED, attempt=attempt,
+            step=f"Retrying (attempt {attempt} of {attempts}) after a temporary problem",
+        )  # fmt: skip
+    except Exception:  # the database may be the problem; the retry is scheduled all the same
+        logger.warning("Could not record the retry of job %s", job_id, exc_info=True)
+
+
+LOST_MESSAGE = (
+    "The worker running this job stopped responding (it may have been restarted or its machine "
+    "lost), so the job was stopped. Run it again; nothing else was affected."
+)
+
+
+def fail_lost(minutes: int) -> int:
+    """Fail running jobs with no progress written for `minutes`: their worker is gone."""
+    cutoff = timezone.now() - timedelta(minutes=minutes)
+    lost = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff)
+    count = 0
+    for job_id in lost.values_list("pk", flat=True):
+        count += fail(job_id, LOST_MESSAGE)
+    if count:
+        logger.warning("Marked %s job(s) as lost after %s minutes without progress", count, minutes)
+    return count

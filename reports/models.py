@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 QUEUED_HINT_AFTER = timedelta(seconds=15)
+STALL_NOTICE_AFTER = timedelta(minutes=2)
 
 
 def new_task_id() -> str:
@@ -28,6 +29,9 @@ class JobQuerySet(models.QuerySet):
 
     def active(self) -> "JobQuerySet":
         return self.filter(status__in=Job.ACTIVE_STATUSES)
+
+    def finished(self) -> "JobQuerySet":
+        return self.filter(status__in=Job.FINAL_STATUSES)
 
 
 class Job(models.Model):
@@ -60,6 +64,12 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written with every progress update: how "no progress for N minutes" and lost jobs are told.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    notify_by_email = models.BooleanField(default=False)
+    # Whether the "your job has finished" notice has been shown on some page.
+    notice_shown = models.BooleanField(default=False)
 
     # Chosen before enqueueing, so it joins django-celery-results' TaskResult.task_id.
     task_id = models.CharField(max_length=36, default=new_task_id, unique=True, editable=False)
@@ -87,6 +97,26 @@ class Job(models.Model):
     def waiting_too_long(self) -> bool:
         """Queued for longer than a free worker would take: worth a hint that none is running."""
         return self.status == self.Status.QUEUED and self.elapsed > QUEUED_HINT_AFTER
+
+    @property
+    def stalled_for(self) -> timedelta | None:
+        """How long a running job has gone without progress, once that is long enough to say."""
+        if self.status != self.Status.RUNNING or not self.heartbeat_at:
+            return None
+        quiet = timezone.now() - self.heartbeat_at
+        return quiet if quiet >= STALL_NOTICE_AFTER else None
+
+    @property
+    def time_left(self) -> timedelta | None:
+        """A straight-line estimate, once there is enough progress to make one."""
+        run_time = self.run_time
+        if self.status != self.Status.RUNNING or not run_time or self.progress < 5 or run_time < timedelta(seconds=3):
+            return None
+        return run_time * (100 - self.progress) / self.progress
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINAL_STATUSES
 
     @property
     def elapsed(self) -> timedelta:

@@ -5,6 +5,7 @@ import logging
 from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from . import batches, catalog, imaging, jobs
 from .files import local_path
@@ -14,11 +15,17 @@ from .problems import InputProblem
 logger = logging.getLogger(__name__)
 
 
+# Problems that pass by themselves (a database or storage hiccup): worth another attempt.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
 @shared_task(
+    bind=True,
+    max_retries=settings.OFFLOAD_JOB_ATTEMPTS - 1,
     soft_time_limit=settings.OFFLOAD_REPORT_SOFT_TIME_LIMIT,
     time_limit=settings.OFFLOAD_REPORT_TIME_LIMIT,
 )
-def run_report(job_id: str) -> str:
+def run_report(self, job_id: str) -> str:
     if not jobs.start(job_id):
         logger.info("Job %s no longer wants running; skipped", job_id)
         return "skipped"
@@ -28,7 +35,21 @@ def run_report(job_id: str) -> str:
         result = report.run(job, jobs.ProgressRecorder(job.pk))
     except jobs.JobNotRunning:
         logger.info("Job %s stopped while running (cancelled or deleted)", job_id)
+        jobs.discard_outputs(job)  # anything written after the cancel
         return "stopped"
+    except TRANSIENT_ERRORS as error:
+        if self.request.retries >= self.max_retries:
+            reference = jobs.new_reference()
+            logger.exception(
+                "Job %s failed after %s attempts (reference %s)", job_id, self.request.retries + 1, reference
+            )
+            jobs.fail(job.pk, f"A temporary problem on our side lasted through {self.request.retries + 1} attempts. "
+                      "Try again later; if it keeps happening, quote the reference to your administrator.", reference)  # fmt: skip
+            return "failed"
+        next_attempt = self.request.retries + 2
+        logger.warning("Job %s hit %r; attempt %s of %s follows", job_id, error, next_attempt, self.max_retries + 1)
+        jobs.retry_later(job.pk, next_attempt, self.max_retries + 1)
+        raise self.retry(exc=error, countdown=settings.OFFLOAD_RETRY_BACKOFF * 2**self.request.retries) from None
     except InputProblem as problem:
         jobs.fail(job.pk, str(problem))
         return "failed"
@@ -70,6 +91,9 @@ def process_image(item_id: int) -> str:
             result = imaging.process(path, options, settings.OFFLOAD_MAX_IMAGE_PIXELS)
         batches.record_success(item, result)
         outcome = "done"
+        if not Job.objects.filter(pk=item.job_id, status=Job.Status.RUNNING).exists():
+            jobs.discard_outputs(item.job)  # cancelled while this image was being processed
+            return "stopped"
     except InputProblem as problem:
         batches.record_failure(item, str(problem))
         outcome = "failed"
@@ -94,3 +118,9 @@ def finish_image_batch(job_id: str) -> str:
 def task_for(kind: str):
     """The task that starts a job of this kind."""
     return start_image_batch if kind == Job.Kind.IMAGE_BATCH else run_report
+
+
+@shared_task
+def fail_lost_jobs() -> int:
+    """Beat runs this: running jobs whose worker stopped writing progress long ago are failed."""
+    return jobs.fail_lost(settings.OFFLOAD_LOST_JOB_MINUTES)

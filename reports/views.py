@@ -2,14 +2,19 @@
 
 from pathlib import Path
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import push_url, reswap, retarget
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from . import catalog, jobs
 from .access import get_job_for, login_required
+from .forms import JobFilterForm
 from .models import ImageItem, Job
 
 
@@ -43,11 +48,22 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             return reswap(retarget(response, "#report-form"), "outerHTML")
         return render(request, "reports/report_form.html", context, status=400)
 
-    job = jobs.create_job(request.user, report.kind, **form.job_inputs())
+    try:
+        job = jobs.create_job(request.user, report.kind, **form.job_inputs())
+    except jobs.TooManyActiveJobs as refusal:
+        return refused(request, report, form, str(refusal))
     if request.htmx:
         response = render(request, "reports/job_detail.html#job-status", job_context(job))
         return push_url(response, job.get_absolute_url())
     return see_other(job.get_absolute_url())
+
+
+def refused(request: HtmxHttpRequest, report, form, message: str) -> HttpResponse:
+    """429: the person has too many jobs running; say so where the result would have appeared."""
+    if request.htmx:
+        return render(request, "reports/report_form.html#refusal", {"message": message}, status=429)
+    context = {"report": report, "form": form, "refusal": message}
+    return render(request, "reports/report_form.html", context, status=429)
 
 
 def see_other(url: str) -> HttpResponse:
@@ -58,7 +74,7 @@ def see_other(url: str) -> HttpResponse:
 
 
 def job_context(job: Job) -> dict:
-    return {"job": job, "report": catalog.BY_KIND[job.kind]}
+    return {"job": job, "report": catalog.BY_KIND[job.kind], "jobs_ahead": jobs.jobs_ahead(job)}
 
 
 @require_GET
@@ -111,3 +127,77 @@ def image_file(request: HtmxHttpRequest, job_id, position: int, variant: str = "
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+# --- My jobs and what can be done to a job -------------------------------------------------
+
+JOBS_PER_PAGE = 20
+
+
+@require_GET
+@login_required
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = JobFilterForm(request.GET)
+    queryset = form.filter(Job.objects.for_user(request.user))
+    page = Paginator(queryset, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "query": form.query_string()}
+    template = "reports/job_list.html#job-table" if request.htmx else "reports/job_list.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+def active_job_rows(request: HtmxHttpRequest) -> HttpResponse:
+    """One poll for every running row on the My jobs page: each row comes back as an
+    out-of-band swap, and the poller itself comes back without its trigger once none is active."""
+    ids = [value for value in request.GET.get("ids", "").split(",") if value][:JOBS_PER_PAGE]
+    try:
+        rows = list(Job.objects.for_user(request.user).filter(pk__in=ids))
+    except ValidationError:
+        rows = []
+    still_active = [job.pk for job in rows if job.is_active]
+    return render(request, "reports/job_list.html#active-rows", {"rows": rows, "active_ids": still_active})
+
+
+@require_POST
+@login_required
+def job_cancel(request: HtmxHttpRequest, job_id) -> HttpResponse:
+    job = get_job_for(request.user, job_id)
+    jobs.cancel(job)
+    return after_action(request, job)
+
+
+@require_POST
+@login_required
+def job_run_again(request: HtmxHttpRequest, job_id) -> HttpResponse:
+    job = get_job_for(request.user, job_id)
+    try:
+        new_job = jobs.run_again(job)
+    except jobs.TooManyActiveJobs as refusal:
+        messages.error(request, str(refusal))
+        return HttpResponseClientRedirect(job.get_absolute_url()) if request.htmx else see_other(job.get_absolute_url())
+    if request.htmx:
+        return HttpResponseClientRedirect(new_job.get_absolute_url())
+    return see_other(new_job.get_absolute_url())
+
+
+@require_POST
+@login_required
+def job_delete(request: HtmxHttpRequest, job_id) -> HttpResponse:
+    job = get_job_for(request.user, job_id)
+    if not jobs.delete_job(job):
+        messages.error(request, "A job that is still queued or running cannot be deleted; cancel it first.")
+        return after_action(request, job)
+    messages.success(request, "The job and its files were deleted.")
+    if request.htmx and request.htmx.target and request.htmx.target.startswith("job-row-"):
+        return HttpResponse("")  # the row swaps itself out
+    return HttpResponseClientRedirect(reverse("job_list")) if request.htmx else see_other(reverse("job_list"))
+
+
+def after_action(request: HtmxHttpRequest, job: Job) -> HttpResponse:
+    """Re-render what the action came from: a row of My jobs or the job's status fragment."""
+    if not request.htmx:
+        return see_other(job.get_absolute_url())
+    if request.htmx.target and request.htmx.target.startswith("job-row-"):
+        return render(request, "reports/job_list.html#job-row", {"job": job})
+    return render(request, "reports/job_detail.html#job-status", job_context(job))

@@ -41,3 +41,9 @@ def histogram_bars(histogram: dict | None) -> list[dict]:
         {"count": count, "low": edges[i], "high": edges[i + 1], "height": round(100 * count / tallest, 1)}
         for i, count in enumerate(counts)
     ]
+
+
+@register.filter
+def active_ids(jobs) -> list[str]:
+    """The ids of the queued or running jobs in a list, for the one poller that refreshes them."""
+    return [str(job.pk) for job in jobs if job.is_active]
