@@ -3,9 +3,11 @@
 `.env` (optional, next to manage.py) is read first; `.env.example` documents every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -198,6 +200,17 @@ OFFLOAD_JOB_ATTEMPTS = env.int("OFFLOAD_JOB_ATTEMPTS", default=3)
 OFFLOAD_RETRY_BACKOFF = env.float("OFFLOAD_RETRY_BACKOFF", default=5)
 # A running job with no progress for this long has lost its worker; beat fails it.
 OFFLOAD_LOST_JOB_MINUTES = env.int("OFFLOAD_LOST_JOB_MINUTES", default=30)
+# Finished jobs, their files and their task results are deleted after this many days.
+OFFLOAD_RETENTION_DAYS = env.int("OFFLOAD_RETENTION_DAYS", default=30)
+CELERY_RESULT_EXPIRES = timedelta(days=OFFLOAD_RETENTION_DAYS)
+# Housekeeping on beat. The DatabaseScheduler copies these into its tables at start, so they
+# show (and can be paused) in the admin beside the users' own schedules.
+CELERY_BEAT_SCHEDULE = {
+    "offload: fail lost jobs": {"task": "reports.tasks.fail_lost_jobs", "schedule": 60.0},
+    "offload: delete old jobs": {"task": "reports.tasks.delete_old_jobs", "schedule": crontab(hour=3, minute=30)},
+    # Celery's own: deletes expired rows from django-celery-results' table.
+    "celery.backend_cleanup": {"task": "celery.backend_cleanup", "schedule": crontab(hour=4, minute=0)},
+}
 # Redis re-delivers an unacknowledged task after the visibility timeout; it must outlast the
 # longest hard time limit or a long report would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -2,9 +2,10 @@
 
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from django.core.files.storage import Storage
 from django.db.models.fields.files import FieldFile
 
 
@@ -23,3 +24,14 @@ def local_path(stored: FieldFile) -> Iterator[Path]:
             copy.write(chunk)
         copy.flush()
         yield Path(copy.name)
+
+
+def remove_empty_folders(storage: Storage, *names: str) -> None:
+    """Remove folders a deleted job leaves on disk storage, deepest first; object stores have none."""
+    for name in names:
+        try:
+            folder = Path(storage.path(name))
+        except NotImplementedError:
+            return
+        with suppress(OSError):  # not empty, or already gone
+            folder.rmdir()

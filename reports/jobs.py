@@ -13,9 +13,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from .files import remove_empty_folders
 from .models import Job, JobArtifact
 
 logger = logging.getLogger(__name__)
@@ -199,6 +201,7 @@ def delete_job(job: Job) -> bool:
         job.input_file.delete(save=False)
     for item in job.images.all():
         item.original.delete(save=False)
+    remove_empty_folders(default_storage, f"jobs/{job.pk}/images", f"jobs/{job.pk}", f"uploads/{job.pk}")
     job.delete()
     return True
 
@@ -252,3 +255,12 @@ def fail_lost(minutes: int) -> int:
     if count:
         logger.warning("Marked %s job(s) as lost after %s minutes without progress", count, minutes)
     return count
+
+
+def delete_older_than(days: int) -> int:
+    cutoff = timezone.now() - timedelta(days=days)
+    old = Job.objects.finished().filter(finished_at__lt=cutoff)
+    deleted = sum(delete_job(job) for job in old.iterator())
+    if deleted:
+        logger.info("Deleted %s job(s) finished more than %s days ago", deleted, days)
+    return deleted

@@ -124,3 +124,9 @@ def task_for(kind: str):
 def fail_lost_jobs() -> int:
     """Beat runs this: running jobs whose worker stopped writing progress long ago are failed."""
     return jobs.fail_lost(settings.OFFLOAD_LOST_JOB_MINUTES)
+
+
+@shared_task
+def delete_old_jobs() -> int:
+    """Beat runs this daily: finished jobs past the retention period go, with their files."""
+    return jobs.delete_older_than(settings.OFFLOAD_RETENTION_DAYS)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from reports import batches, catalog, jobs
 from reports.models import Job
-from reports.tasks import fail_lost_jobs, run_report
+from reports.tasks import delete_old_jobs, fail_lost_jobs, run_report
 from tests.support import HTMX, image_upload, jpeg_bytes, people_csv
 
 pytestmark = pytest.mark.django_db
@@ -129,6 +129,7 @@ def test_delete_removes_a_finished_job_and_all_its_files(owner_client, user, set
     response = owner_client.post(reverse("job_delete", args=[job.pk]))
     assert response.status_code == 303 and response["Location"] == reverse("job_list")
     assert not Job.objects.filter(pk=job.pk).exists() and not path.exists()
+    assert not path.parent.exists()  # no empty folder left behind
 
 
 def test_a_running_job_cannot_be_deleted(owner_client, user):
@@ -277,3 +278,25 @@ def test_running_jobs_without_progress_for_too_long_are_failed_as_lost(user, set
     assert lost.status == Job.Status.FAILED and "stopped responding" in lost.error_message
     assert Job.objects.get(pk=alive.pk).status == Job.Status.RUNNING
     assert Job.objects.get(pk=queued.pk).status == Job.Status.QUEUED
+
+
+# --- Housekeeping ------------------------------------------------------------------------------
+
+
+def test_housekeeping_deletes_finished_jobs_past_retention_with_their_files(user, settings):
+    settings.OFFLOAD_RETENTION_DAYS = 30
+    old = make_job(user, Job.Status.SUCCEEDED, finished_at=timezone.now() - timedelta(days=31))
+    jobs.save_artifact(old, "report.csv", "CSV", "text/csv", b"a\n")
+    recent = make_job(user, Job.Status.FAILED, finished_at=timezone.now() - timedelta(days=29))
+    # A running job is never deleted however old, or its worker would write to a missing row.
+    old_running = make_job(user, Job.Status.RUNNING, created_at=timezone.now() - timedelta(days=40))
+    assert delete_old_jobs() == 1
+    assert not Job.objects.filter(pk=old.pk).exists()
+    assert not (settings.MEDIA_ROOT / "jobs" / str(old.pk)).exists()
+    assert set(Job.objects.values_list("pk", flat=True)) == {recent.pk, old_running.pk}
+
+
+def test_housekeeping_is_scheduled_on_beat_with_celerys_result_cleanup(settings):
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"reports.tasks.fail_lost_jobs", "reports.tasks.delete_old_jobs", "celery.backend_cleanup"} <= tasks
+    assert timedelta(days=settings.OFFLOAD_RETENTION_DAYS) == settings.CELERY_RESULT_EXPIRES
