@@ -121,6 +121,15 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# --- Email ------------------------------------------------------------------------------------
+# "Email me when it has finished". EMAIL_URL as django-environ reads it, e.g.
+# smtp+tls://user:password@smtp.example.com:587; by default mail is printed by the worker.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)  # django-environ's documented way to set EMAIL_BACKEND, EMAIL_HOST, ...
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Offload <offload@localhost>")
+# Links in emails point here (there is no request to take the host from in a worker).
+OFFLOAD_SITE_URL = env.str("OFFLOAD_SITE_URL", default="http://127.0.0.1:8000")
+
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -1,18 +1,35 @@
 """The report forms: they turn a request into validated job parameters and clear messages."""
 
+import zoneinfo
+from functools import cache
+
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import urlencode
 
-from . import batches, imaging, profiling, sales
-from .models import Job
+from . import batches, imaging, profiling, sales, schedules
+from .models import Job, ReportSchedule
 
 
 class ReportForm(forms.Form):
-    def __init__(self, *args, **kwargs):
+    notify_by_email = forms.BooleanField(label="Email me when it has finished", required=False)
+
+    def __init__(self, *args, user=None, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        # Declared here for every kind, shown last.
+        self.fields["notify_by_email"] = self.fields.pop("notify_by_email")
+        email = getattr(user, "email", "")
+        self.fields["notify_by_email"].help_text = (
+            f"Sent to {email}." if email else "Your account has no email address, so none can be sent."
+        )
+        if not email:
+            self.fields["notify_by_email"].disabled = True
+
+    def job_fields(self) -> dict:
+        """Everything create_job needs: the kind's own inputs plus the choices every kind has."""
+        return {**self.job_inputs(), "notify_by_email": self.cleaned_data.get("notify_by_email", False)}
 
 
 class SalesSummaryForm(ReportForm):
@@ -179,3 +196,81 @@ class JobFilterForm(forms.Form):
         if not self.is_valid():
             return ""
         return urlencode({key: value for key, value in self.cleaned_data.items() if value})
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    names = sorted(zone for zone in zoneinfo.available_timezones() if "/" in zone or zone == "UTC")
+    return [(name, name.replace("_", " ")) for name in names]
+
+
+class ScheduleForm(SalesSummaryForm):
+    """A sales summary with its parameters, plus when to run it. Fields that do not apply to the
+    chosen frequency are hidden by CSS (:has) and ignored here."""
+
+    name = forms.CharField(label="Name", max_length=100, help_text="Shown in your list of schedules.")
+    frequency = forms.ChoiceField(
+        label="Run", choices=ReportSchedule.Frequency.choices, initial=ReportSchedule.Frequency.DAILY,
+        widget=forms.RadioSelect,
+    )  # fmt: skip
+    time_of_day = forms.TimeField(
+        label="At", required=False, initial="07:00", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    weekday = forms.TypedChoiceField(
+        label="On", choices=list(enumerate(schedules.WEEKDAYS)), coerce=int, required=False, initial=1
+    )
+    crontab_expression = forms.CharField(
+        label="Crontab", required=False, max_length=100,
+        help_text="minute hour day-of-month month day-of-week, e.g. “30 6 * * 1-5” for 06:30 on weekdays.",
+    )  # fmt: skip
+    time_zone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
+    field_order = ["name", "date_from", "date_to", "group_by", "metric", "frequency", "time_of_day", "weekday"]
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["notify_by_email"].label = "Email me each time it has run"
+
+    def clean(self):
+        cleaned = super().clean()
+        frequency = cleaned.get("frequency")
+        if frequency in (ReportSchedule.Frequency.DAILY, ReportSchedule.Frequency.WEEKLY):
+            if cleaned.get("time_of_day") is None and "time_of_day" not in self.errors:
+                self.add_error("time_of_day", "Pick the time of day it should run.")
+            if frequency == ReportSchedule.Frequency.WEEKLY and cleaned.get("weekday") in (None, ""):
+                self.add_error("weekday", "Pick the day of the week.")
+        elif frequency == ReportSchedule.Frequency.CRONTAB:
+            expression = " ".join(cleaned.get("crontab_expression", "").split())
+            if not expression:
+                self.add_error("crontab_expression", "Write the crontab, or pick daily or weekly.")
+            else:
+                try:
+                    schedules.parse_crontab(expression)
+                    cleaned["crontab_expression"] = expression
+                except ValueError as problem:
+                    self.add_error("crontab_expression", str(problem))
+        return cleaned
+
+    def timing(self) -> schedules.Timing:
+        data = self.cleaned_data
+        frequency = data["frequency"]
+        return schedules.Timing(
+            frequency=frequency,
+            time_zone=data["time_zone"],
+            time_of_day=data["time_of_day"] if frequency != ReportSchedule.Frequency.CRONTAB else None,
+            weekday=data["weekday"] if frequency == ReportSchedule.Frequency.WEEKLY else None,
+            crontab_expression=data["crontab_expression"] if frequency == ReportSchedule.Frequency.CRONTAB else "",
+        )
+
+    @classmethod
+    def initial_for(cls, schedule: ReportSchedule) -> dict:
+        """The edit form filled from a saved schedule."""
+        return {
+            **schedule.params,
+            "name": schedule.name,
+            "frequency": schedule.frequency,
+            "time_of_day": schedule.time_of_day,
+            "weekday": schedule.weekday if schedule.weekday is not None else 1,
+            "crontab_expression": schedule.crontab_expression,
+            "time_zone": schedule.time_zone,
+            "notify_by_email": schedule.notify_by_email,
+        }

@@ -110,23 +110,36 @@ def set_progress(job_id, percent: float, step: str) -> None:
 
 
 def succeed(job_id, result: dict) -> bool:
-    return bool(
+    return ended(
         Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
             status=Job.Status.SUCCEEDED, progress=100, step="Done", result=result, finished_at=timezone.now()
-        )
+        ),
+        job_id,
     )
 
 
-def fail(job_id, message: str, reference: str = "") -> bool:
-    return bool(
+def fail(job_id, message: str, reference: str = "", detail: str = "") -> bool:
+    """`message` is for the owner; `detail` (a traceback) is for staff only."""
+    return ended(
         Job.objects.filter(pk=job_id, status__in=Job.ACTIVE_STATUSES).update(
             status=Job.Status.FAILED,
             step="Failed",
             error_message=message,
             error_reference=reference or new_reference(),
+            error_detail=detail,
             finished_at=timezone.now(),
-        )
+        ),
+        job_id,
     )
+
+
+def ended(updated: int, job_id) -> bool:
+    """After a job reached its end on its own (not cancelled by its owner): email if asked."""
+    if updated:
+        from .notifications import email_when_asked  # notifications' task imports this module
+
+        transaction.on_commit(lambda: email_when_asked(job_id))
+    return bool(updated)
 
 
 class ProgressRecorder:

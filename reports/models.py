@@ -1,4 +1,5 @@
-"""Job and its output files: the one source of truth every page and fragment reads."""
+"""Job and its output files (the one source of truth every page and fragment reads), and the
+report schedules that make jobs on beat."""
 
 import re
 import uuid
@@ -76,6 +77,12 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     error_message = models.TextField(blank=True)
     error_reference = models.CharField(max_length=12, blank=True)
+    # The traceback behind an unexpected failure: for staff (Operations page, admin), never the owner.
+    error_detail = models.TextField(blank=True)
+    # The schedule that made this job, if beat did.
+    schedule = models.ForeignKey(
+        "ReportSchedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
 
     objects = JobQuerySet.as_manager()
 
@@ -218,3 +225,48 @@ class ImageItem(models.Model):
         # Only plain characters from the client's name reach a file name inside the ZIP.
         stem = re.sub(r"[^\w.\- ]+", "_", Path(self.source_name).stem).strip(" ._") or "image"
         return f"{self.position:03d}-{stem[:80]}{Path(self.output.name).suffix}"
+
+
+class ReportSchedule(models.Model):
+    """A user's recurring report. The timing lives in django-celery-beat's own tables (a
+    PeriodicTask with its CrontabSchedule), so beat runs it and the admin shows it; this row
+    says whose it is, what to run and what happened last."""
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Every day"
+        WEEKLY = "weekly", "Every week"
+        CRONTAB = "crontab", "Custom (crontab)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_schedules")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=32, choices=Job.Kind.choices, default=Job.Kind.SALES_SUMMARY)
+    params = models.JSONField(default=dict)
+    frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.DAILY)
+    # What the person chose, kept to fill the edit form; the crontab is derived from these.
+    time_of_day = models.TimeField(null=True, blank=True)
+    weekday = models.PositiveSmallIntegerField(null=True, blank=True)  # 0 = Sunday, as in cron
+    crontab_expression = models.CharField(max_length=100, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    notify_by_email = models.BooleanField(default=False)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", on_delete=models.CASCADE, related_name="report_schedule"
+    )
+    last_job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    # Why the last run made no job (the owner had too many running), shown in the list.
+    last_skip_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("schedule_edit", args=[self.pk])
+
+    @property
+    def is_paused(self) -> bool:
+        return not self.periodic_task.enabled

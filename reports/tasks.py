@@ -1,13 +1,15 @@
 """Thin Celery tasks: load the job by id, run its report, record the outcome."""
 
 import logging
+import smtplib
+import traceback
 
 from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import batches, catalog, imaging, jobs
+from . import batches, catalog, imaging, jobs, notifications, schedules
 from .files import local_path
 from .models import ImageItem, Job
 from .problems import InputProblem
@@ -44,7 +46,8 @@ def run_report(self, job_id: str) -> str:
                 "Job %s failed after %s attempts (reference %s)", job_id, self.request.retries + 1, reference
             )
             jobs.fail(job.pk, f"A temporary problem on our side lasted through {self.request.retries + 1} attempts. "
-                      "Try again later; if it keeps happening, quote the reference to your administrator.", reference)  # fmt: skip
+                      "Try again later; if it keeps happening, quote the reference to your administrator.", reference,
+                      traceback.format_exc())  # fmt: skip
             return "failed"
         next_attempt = self.request.retries + 2
         logger.warning("Job %s hit %r; attempt %s of %s follows", job_id, error, next_attempt, self.max_retries + 1)
@@ -62,7 +65,8 @@ def run_report(self, job_id: str) -> str:
         reference = jobs.new_reference()
         logger.exception("Job %s failed (reference %s)", job_id, reference)
         jobs.fail(job.pk, "Something went wrong on our side while making this report. "
-                  "Try again; if it happens again, quote the reference to your administrator.", reference)  # fmt: skip
+                  "Try again; if it happens again, quote the reference to your administrator.", reference,
+                  traceback.format_exc())  # fmt: skip
         raise  # so the task's own result row records the traceback for staff
     jobs.succeed(job.pk, result)
     return "succeeded"
@@ -130,3 +134,17 @@ def fail_lost_jobs() -> int:
 def delete_old_jobs() -> int:
     """Beat runs this daily: finished jobs past the retention period go, with their files."""
     return jobs.delete_older_than(settings.OFFLOAD_RETENTION_DAYS)
+
+
+@shared_task
+def run_scheduled_report(schedule_id: str) -> str:
+    """Beat runs this for each user schedule: it makes an ordinary job, which then runs as any other."""
+    return schedules.run(schedule_id)
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=30, max_retries=5, soft_time_limit=60, time_limit=90
+)
+def email_job_ended(job_id: str) -> bool:
+    """The "your job has finished" email; a mail server hiccup is retried, with backoff."""
+    return notifications.send_job_email(job_id)

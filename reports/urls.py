@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import schedule_views, staff_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,17 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:job_id>/run-again/", views.job_run_again, name="job_run_again"),
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job_delete"),
+    path("schedules/", schedule_views.schedule_list, name="schedule_list"),
+    path("schedules/new/", schedule_views.schedule_form, name="schedule_new"),
+    path("schedules/<uuid:schedule_id>/", schedule_views.schedule_form, name="schedule_edit"),
+    path("schedules/<uuid:schedule_id>/pause/", schedule_views.schedule_pause, {"paused": True}, name="schedule_pause"),
+    path(
+        "schedules/<uuid:schedule_id>/resume/", schedule_views.schedule_pause, {"paused": False}, name="schedule_resume"
+    ),
+    path("schedules/<uuid:schedule_id>/delete/", schedule_views.schedule_delete, name="schedule_delete"),
+    path("notices/", views.notices, name="notices"),
+    path("operations/", staff_views.operations_page, name="operations"),
+    path("operations/machinery/", staff_views.workers, name="operations_machinery"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/files/<str:name>", views.artifact_download, name="artifact_download"),
     path("jobs/<uuid:job_id>/images/<int:position>/", views.image_file, name="image_file"),

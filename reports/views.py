@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from . import catalog, jobs
+from . import catalog, jobs, notifications
 from .access import get_job_for, login_required
 from .forms import JobFilterForm
 from .models import ImageItem, Job
@@ -37,9 +37,11 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     report = catalog.report_for_slug(slug)
     if request.method == "GET":
-        return render(request, "reports/report_form.html", {"report": report, "form": report.form_class()})
+        return render(
+            request, "reports/report_form.html", {"report": report, "form": report.form_class(user=request.user)}
+        )
 
-    form = report.form_class(request.POST, request.FILES)
+    form = report.form_class(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         context = {"report": report, "form": form}
         if request.htmx:
@@ -49,7 +51,7 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         return render(request, "reports/report_form.html", context, status=400)
 
     try:
-        job = jobs.create_job(request.user, report.kind, **form.job_inputs())
+        job = jobs.create_job(request.user, report.kind, **form.job_fields())
     except jobs.TooManyActiveJobs as refusal:
         return refused(request, report, form, str(refusal))
     if request.htmx:
@@ -74,7 +76,13 @@ def see_other(url: str) -> HttpResponse:
 
 
 def job_context(job: Job) -> dict:
-    return {"job": job, "report": catalog.BY_KIND[job.kind], "jobs_ahead": jobs.jobs_ahead(job)}
+    notifications.seen(job)  # its owner is looking at how it ended: no notice for it elsewhere
+    return {
+        "job": job,
+        "report": catalog.BY_KIND[job.kind],
+        "jobs_ahead": jobs.jobs_ahead(job),
+        "page_polls": job.is_active,
+    }
 
 
 @require_GET
@@ -141,6 +149,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     queryset = form.filter(Job.objects.for_user(request.user))
     page = Paginator(queryset, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": form.query_string()}
+    context["page_polls"] = any(job.is_active for job in page.object_list)
     template = "reports/job_list.html#job-table" if request.htmx else "reports/job_list.html"
     return render(request, template, context)
 
@@ -156,7 +165,16 @@ def active_job_rows(request: HtmxHttpRequest) -> HttpResponse:
     except ValidationError:
         rows = []
     still_active = [job.pk for job in rows if job.is_active]
-    return render(request, "reports/job_list.html#active-rows", {"rows": rows, "active_ids": still_active})
+    context = {"rows": rows, "active_ids": still_active, "page_polls": bool(still_active)}
+    return render(request, "reports/job_list.html#active-rows", context)
+
+
+@require_GET
+@login_required
+def notices(request: HtmxHttpRequest) -> HttpResponse:
+    """The poll of pages that do not poll for anything else: notices of jobs that have ended."""
+    context = {**notifications.updates(request.user, page_polls=False), "oob": True}
+    return render(request, "reports/notices.html", context)
 
 
 @require_POST
@@ -164,6 +182,7 @@ def active_job_rows(request: HtmxHttpRequest) -> HttpResponse:
 def job_cancel(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = get_job_for(request.user, job_id)
     jobs.cancel(job)
+    notifications.seen(job)  # they cancelled it themselves
     return after_action(request, job)
 
 
@@ -188,9 +207,9 @@ def job_delete(request: HtmxHttpRequest, job_id) -> HttpResponse:
     if not jobs.delete_job(job):
         messages.error(request, "A job that is still queued or running cannot be deleted; cancel it first.")
         return after_action(request, job)
-    messages.success(request, "The job and its files were deleted.")
     if request.htmx and request.htmx.target and request.htmx.target.startswith("job-row-"):
         return HttpResponse("")  # the row swaps itself out
+    messages.success(request, "The job and its files were deleted.")
     return HttpResponseClientRedirect(reverse("job_list")) if request.htmx else see_other(reverse("job_list"))
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django import template
 
-from reports import catalog
+from reports import catalog, notifications
 
 register = template.Library()
 
@@ -31,6 +31,11 @@ def job_summary(job) -> str:
 
 
 @register.filter
+def sales_summary_line(params: dict) -> str:
+    return catalog.describe_sales(params)
+
+
+@register.filter
 def histogram_bars(histogram: dict | None) -> list[dict]:
     """Each bin with its height as a percentage of the tallest, for a CSS bar chart."""
     if not histogram:
@@ -47,3 +52,10 @@ def histogram_bars(histogram: dict | None) -> list[dict]:
 def active_ids(jobs) -> list[str]:
     """The ids of the queued or running jobs in a list, for the one poller that refreshes them."""
     return [str(job.pk) for job in jobs if job.is_active]
+
+
+@register.inclusion_tag("reports/notices.html", takes_context=True)
+def notices(context, oob: bool = False) -> dict:
+    """Notices of the user's jobs that have ended: the area of a page, or (oob) its update on a poll."""
+    request = context["request"]
+    return {**notifications.updates(request.user, bool(context.get("page_polls"))), "oob": oob}

@@ -79,7 +79,7 @@ def test_the_poll_returns_rows_out_of_band_and_stops_when_they_finish(owner_clie
     running = make_job(user, Job.Status.RUNNING)
     finished = make_job(user)
     url = reverse("active_job_rows") + f"?ids={running.pk},{finished.pk}"
-    with django_assert_num_queries(3):  # session, user, the rows
+    with django_assert_num_queries(4):  # session, user, the rows, notices of other jobs
         content = owner_client.get(url, **HTMX).content.decode()
     assert f'<tr id="job-row-{running.pk}" class="job-row" hx-swap-oob="true">' in content
     assert 'hx-trigger="every 1s"' in content

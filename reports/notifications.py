@@ -1,0 +1,71 @@
+"""Telling people a job has ended: by email if they asked, and by a notice on whatever page
+they have open (rendered into polled fragments as an out-of-band swap)."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import Job
+
+logger = logging.getLogger(__name__)
+
+# Jobs that ended longer ago than this are history, not news: no notice for them.
+NOTICE_WINDOW = timedelta(hours=12)
+MAX_NOTICES = 3
+
+
+def email_when_asked(job_id) -> None:
+    """Queue the email for a job whose owner asked for one. Runs after the commit that ended it."""
+    from .tasks import email_job_ended
+
+    if not Job.objects.filter(pk=job_id, notify_by_email=True).exclude(owner__email="").exists():
+        return
+    try:
+        email_job_ended.delay(str(job_id))
+    except Exception:  # the broker is down: the job page still says how it ended
+        logger.warning("Could not queue the email for job %s", job_id, exc_info=True)
+
+
+def send_job_email(job_id) -> bool:
+    job = Job.objects.select_related("owner").filter(pk=job_id).first()
+    if job is None or not job.is_finished or not job.owner.email:
+        return False
+    link = settings.OFFLOAD_SITE_URL.rstrip("/") + job.get_absolute_url()
+    context = {"job": job, "link": link, "name": job.owner.get_short_name() or job.owner.get_username()}
+    subject = f"Offload: your {job.get_kind_display().lower()} {job.get_status_display().lower()}"
+    body = render_to_string("reports/email/job_ended.txt", context)
+    send_mail(subject, body, None, [job.owner.email])
+    return True
+
+
+def updates(user, page_polls: bool) -> dict:
+    """What a page or polled fragment shows of the user's other jobs: notices of those that
+    ended recently and were not announced yet (marked announced now), and whether the page needs
+    the notice poller: it does while a job is active, unless it polls for something else already
+    and carries the notices on that poll.
+
+    One query reads both (plus an UPDATE when there is news): it runs on every poll.
+    """
+    if not user.is_authenticated:
+        return {"notices": [], "poll": False}
+    since = timezone.now() - NOTICE_WINDOW
+    fresh = Q(status__in=Job.FINAL_STATUSES, notice_shown=False, finished_at__gte=since)
+    rows = list(Job.objects.for_user(user).filter(fresh | Q(status__in=Job.ACTIVE_STATUSES)).order_by("-finished_at"))
+    notices = [job for job in rows if job.is_finished]
+    if notices:
+        Job.objects.filter(pk__in=[job.pk for job in notices]).update(notice_shown=True)
+    poll = not page_polls and any(job.is_active for job in rows)
+    # Three at once is plenty to read; the rest are marked announced all the same.
+    return {"notices": notices[:MAX_NOTICES], "poll": poll}
+
+
+def seen(job: Job) -> None:
+    """The owner has looked at this finished job: no notice for it elsewhere."""
+    if job.is_finished and not job.notice_shown:
+        Job.objects.filter(pk=job.pk).update(notice_shown=True)
+        job.notice_shown = True
