@@ -29,10 +29,9 @@ def queue_lengths() -> dict[str, int] | None:
         with celery_app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1)
             channel = connection.default_channel
-            return {
-                name: channel.queue_declare(queue=name, passive=True).message_count
-                for name in settings.CELERY_TASK_QUEUES
-            }
+            # Not passive: on Redis a queue nobody has bound yet simply counts 0 (kombu sums the
+            # priority lists too, which a bare LLEN would miss).
+            return {name: channel.queue_declare(queue=name).message_count for name in settings.CELERY_TASK_QUEUES}
     except Exception:
         logger.warning("Could not read the queue lengths", exc_info=True)
         return None

@@ -133,10 +133,11 @@ def next_run(schedule: ReportSchedule, now: datetime | None = None) -> datetime 
     if not task.enabled:
         return None
     cron = task.crontab.schedule
-    last = task.last_run_at or task.date_changed or timezone.now()
-    remaining = cron.remaining_estimate(last.astimezone(cron.tz))
+    # Beat counts from the last run (or, before the first, from when the task last changed).
+    last = (task.last_run_at or task.date_changed or timezone.now()).astimezone(cron.tz)
+    start, ends_in, _ = cron.remaining_delta(last, tz=cron.tz)
     now = now or timezone.now()
-    return max(now + remaining, now).astimezone(cron.tz)
+    return max(start + ends_in, now).astimezone(cron.tz)  # overdue: beat sends it on its next tick
 
 
 def run(schedule_id) -> str:

@@ -1,0 +1,133 @@
+"""Telling people a job has ended: an email if they asked, a notice on whatever page is open."""
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from reports import jobs
+from reports.models import Job
+from reports.notifications import send_job_email
+from tests.support import HTMX
+
+pytestmark = pytest.mark.django_db
+
+PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
+
+
+def make_job(owner, status=Job.Status.RUNNING, **fields) -> Job:
+    return Job.objects.create(owner=owner, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=status, **fields)
+
+
+def finish(job: Job) -> None:
+    jobs.succeed(job.pk, {"rows": []})
+
+
+# --- Email ---------------------------------------------------------------------------------------
+
+
+def test_a_finished_job_emails_its_owner_when_asked(user, settings, monkeypatch, django_capture_on_commit_callbacks):
+    user.email = "ada@example.com"
+    user.save()
+    queued = []
+    monkeypatch.setattr("reports.tasks.email_job_ended.delay", queued.append)
+    job = make_job(user, notify_by_email=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        finish(job)
+    assert queued == [str(job.pk)]
+    assert send_job_email(job.pk)
+    [message] = mail.outbox
+    assert message.to == ["ada@example.com"] and "sales summary finished" in message.subject
+    assert f"{settings.OFFLOAD_SITE_URL}/jobs/{job.pk}/" in message.body
+
+
+def test_a_failure_email_carries_the_sentence_and_reference_not_the_traceback(user):
+    user.email = "ada@example.com"
+    user.save()
+    job = make_job(user, notify_by_email=True)
+    jobs.fail(job.pk, "The file has no header row.", "ABCD1234", detail="Traceback (most recent call last): secret")
+    send_job_email(job.pk)
+    [message] = mail.outbox
+    assert "The file has no header row." in message.body and "ABCD1234" in message.body
+    assert "Traceback" not in message.body
+
+
+def test_no_email_unless_asked(user, monkeypatch, django_capture_on_commit_callbacks):
+    user.email = "ada@example.com"
+    user.save()
+    queued = []
+    monkeypatch.setattr("reports.tasks.email_job_ended.delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        finish(make_job(user, notify_by_email=False))
+    assert queued == []
+
+
+def test_the_form_offers_the_email_only_when_the_account_has_an_address(owner_client, user):
+    form = owner_client.get(reverse("report_form", args=["sales-summary"])).context["form"]
+    assert form.fields["notify_by_email"].disabled
+    user.email = "ada@example.com"
+    user.save()
+    form = owner_client.get(reverse("report_form", args=["sales-summary"])).context["form"]
+    assert not form.fields["notify_by_email"].disabled and "ada@example.com" in form.fields["notify_by_email"].help_text
+
+
+def test_asking_for_the_email_is_stored_on_the_job(owner_client, user, settings):
+    settings.OFFLOAD_DEMO_ORDERS = 5_000
+    user.email = "ada@example.com"
+    user.save()
+    owner_client.post(reverse("report_form", args=["sales-summary"]), {**PARAMS, "notify_by_email": "on"})
+    assert Job.objects.get(owner=user).notify_by_email
+
+
+# --- Notices -------------------------------------------------------------------------------------
+
+
+def test_a_job_that_ended_elsewhere_shows_a_notice_on_the_next_poll_once(owner_client, user):
+    watched = make_job(user)
+    other = make_job(user)
+    finish(other)
+    poll = owner_client.get(reverse("job_status", args=[watched.pk]), **HTMX).content.decode()
+    assert 'hx-swap-oob="afterbegin:#notice-list"' in poll
+    assert "Your sales summary is ready" in poll and f'href="/jobs/{other.pk}/"' in poll
+    again = owner_client.get(reverse("job_status", args=[watched.pk]), **HTMX).content.decode()
+    assert "is ready" not in again
+
+
+def test_a_page_that_does_not_poll_polls_for_notices_while_a_job_is_active(owner_client, user):
+    job = make_job(user)
+    page = owner_client.get(reverse("home")).content.decode()
+    assert 'id="notice-poller"' in page and 'hx-get="/notices/"' in page
+    finish(job)
+    update = owner_client.get(reverse("notices"), **HTMX).content.decode()
+    assert "Your sales summary is ready" in update
+    assert 'hx-get="/notices/"' not in update  # nothing active any more: the poller stops
+
+
+def test_no_notice_poller_when_nothing_is_active(owner_client, user):
+    make_job(user, Job.Status.SUCCEEDED, notice_shown=True, finished_at=timezone.now())
+    assert 'hx-get="/notices/"' not in owner_client.get(reverse("home")).content.decode()
+
+
+def test_the_job_being_watched_gets_no_notice_of_its_own(owner_client, user):
+    job = make_job(user)
+    finish(job)
+    final = owner_client.get(reverse("job_status", args=[job.pk]), **HTMX).content.decode()
+    assert "is ready" not in final
+    assert "is ready" not in owner_client.get(reverse("home")).content.decode()
+
+
+def test_a_job_cancelled_by_its_owner_gets_no_notice(owner_client, user):
+    job = make_job(user)
+    owner_client.post(reverse("job_cancel", args=[job.pk]), HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"job-row-{job.pk}")
+    assert "was cancelled" not in owner_client.get(reverse("home")).content.decode()
+
+
+def test_notices_are_only_about_my_jobs(other_client, user):
+    finish(make_job(user))
+    assert "is ready" not in other_client.get(reverse("home")).content.decode()
+
+
+def test_a_failed_job_notice_says_so(owner_client, user):
+    jobs.fail(make_job(user).pk, "Bad input.")
+    page = owner_client.get(reverse("home")).content.decode()
+    assert "Your sales summary failed" in page and "See what happened" in page
