@@ -208,14 +208,16 @@ OFFLOAD_IMAGE_TIME_LIMIT = env.int("OFFLOAD_IMAGE_TIME_LIMIT", default=150)
 OFFLOAD_JOB_ATTEMPTS = env.int("OFFLOAD_JOB_ATTEMPTS", default=3)
 OFFLOAD_RETRY_BACKOFF = env.float("OFFLOAD_RETRY_BACKOFF", default=5)
 # A running job with no progress for this long has lost its worker; beat fails it.
-OFFLOAD_LOST_JOB_MINUTES = env.int("OFFLOAD_LOST_JOB_MINUTES", default=30)
+OFFLOAD_LOST_JOB_MINUTES = env.float("OFFLOAD_LOST_JOB_MINUTES", default=30)
+# How often beat looks for lost jobs.
+OFFLOAD_LOST_JOB_CHECK_SECONDS = env.float("OFFLOAD_LOST_JOB_CHECK_SECONDS", default=60)
 # Finished jobs, their files and their task results are deleted after this many days.
 OFFLOAD_RETENTION_DAYS = env.int("OFFLOAD_RETENTION_DAYS", default=30)
 CELERY_RESULT_EXPIRES = timedelta(days=OFFLOAD_RETENTION_DAYS)
 # Housekeeping on beat. The DatabaseScheduler copies these into its tables at start, so they
 # show (and can be paused) in the admin beside the users' own schedules.
 CELERY_BEAT_SCHEDULE = {
-    "offload: fail lost jobs": {"task": "reports.tasks.fail_lost_jobs", "schedule": 60.0},
+    "offload: fail lost jobs": {"task": "reports.tasks.fail_lost_jobs", "schedule": OFFLOAD_LOST_JOB_CHECK_SECONDS},
     "offload: delete old jobs": {"task": "reports.tasks.delete_old_jobs", "schedule": crontab(hour=3, minute=30)},
     # Celery's own: deletes expired rows from django-celery-results' table.
     "celery.backend_cleanup": {"task": "celery.backend_cleanup", "schedule": crontab(hour=4, minute=0)},

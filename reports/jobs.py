@@ -258,7 +258,7 @@ LOST_MESSAGE = (
 )
 
 
-def fail_lost(minutes: int) -> int:
+def fail_lost(minutes: float) -> int:
     """Fail running jobs with no progress written for `minutes`: their worker is gone."""
     cutoff = timezone.now() - timedelta(minutes=minutes)
     lost = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff)

@@ -78,12 +78,16 @@ def app_environment(broker) -> dict:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(broker, django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real worker (prefork, 2 processes) on the project's app; tests.fault_injection lets a job
+    ask for a fault (transient errors, slowness) through its parameters."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    # Retries a second apart, not five, so the retry test does not wait.
+    environment = {**app_environment(broker), "OFFLOAD_RETRY_BACKOFF": "0.5"}
     with open(log_path, "w") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-c", "2",
+            [sys.executable, "-m", "celery", "-A", "tests.fault_injection", "worker", "-l", "info", "-c", "2",
              "--without-mingle", "--without-gossip", "-n", "test-worker@%h"],
-            cwd=BASE_DIR, env=app_environment(broker), stdout=log, stderr=subprocess.STDOUT,
+            cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         wait_for(lambda: "ready." in log_path.read_text() or worker.poll() is not None, 60, "the worker to start")
@@ -97,3 +101,31 @@ def celery_worker_process(broker, django_db_setup, django_db_blocker, tmp_path_f
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+@pytest.fixture
+def celery_beat_process(broker, django_db_setup, tmp_path):
+    """A real beat on the DatabaseScheduler, ticking every second and sending the lost-job check
+    every second (the worker that runs it still uses the default 30 minutes)."""
+    log_path = tmp_path / "beat.log"
+    environment = {
+        **app_environment(broker),
+        "OFFLOAD_LOST_JOB_CHECK_SECONDS": "1",
+    }
+    with open(log_path, "w") as log:
+        beat = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", "info", "--max-interval", "1"],
+            cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: "Took the beat lock" in log_path.read_text() or beat.poll() is not None, 60, "beat to start")
+        if beat.poll() is not None:
+            raise RuntimeError(f"Celery beat exited early:\n{log_path.read_text()}")
+        beat.log_path = log_path
+        yield beat
+    finally:
+        beat.terminate()
+        try:
+            beat.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            beat.kill()

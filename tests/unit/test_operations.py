@@ -16,7 +16,9 @@ PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "regio
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(get_user_model().objects.create_user("root", password="x" * 20, is_staff=True, is_superuser=True))
+    client.force_login(
+        get_user_model().objects.create_user("root", password="x" * 20, is_staff=True, is_superuser=True)
+    )
     return client
 
 
@@ -28,7 +30,9 @@ def empty_queue(broker):
 
 def failed_job(owner) -> Job:
     job = Job.objects.create(owner=owner, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
-    jobs.fail(job.pk, "Something went wrong on our side.", "C0FFEE00", detail="Traceback: ZeroDivisionError in sales.py")
+    jobs.fail(
+        job.pk, "Something went wrong on our side.", "C0FFEE00", detail="Traceback: ZeroDivisionError in sales.py"
+    )
     return job
 
 

@@ -47,7 +47,9 @@ def test_a_schedule_is_a_periodic_task_beat_can_run(user):
 
 def test_weekly_and_crontab_timings_become_the_matching_crontab(user):
     weekly = make_schedule(user, schedules.Timing("weekly", "UTC", time(18, 30), weekday=5), name="Fridays")
-    cron = make_schedule(user, schedules.Timing("crontab", "Asia/Tokyo", crontab_expression="15 6 1 * *"), name="Monthly")
+    cron = make_schedule(
+        user, schedules.Timing("crontab", "Asia/Tokyo", crontab_expression="15 6 1 * *"), name="Monthly"
+    )
     assert (weekly.periodic_task.crontab.hour, weekly.periodic_task.crontab.minute) == ("18", "30")
     assert weekly.periodic_task.crontab.day_of_week == "5"
     assert cron.periodic_task.crontab.day_of_month == "1" and str(cron.periodic_task.crontab.timezone) == "Asia/Tokyo"
