@@ -58,6 +58,18 @@ def sample_photos() -> list[str]:
     return [*paths, str(folder / "notes.jpg"), str(folder / "cut.jpg")]
 
 
+def take_schedule_shots(page, name: str) -> None:
+    page.goto(f"{BASE}/schedules/new/")
+    page.fill("#id_name", f"Monday regions ({name})")
+    page.check("input[name=frequency][value=weekly]")
+    page.fill("#id_time_of_day", "07:30")
+    page.select_option("#id_time_zone", "Europe/Paris")
+    page.screenshot(path=ROOT / f"docs/schedule-form-{name}.png", full_page=True)
+    page.click("text=Create schedule")
+    page.wait_for_selector(".schedule")
+    page.screenshot(path=ROOT / f"docs/schedules-{name}.png", full_page=True)
+
+
 def main() -> None:
     username, password = credentials()
     with sync_playwright() as playwright:
@@ -93,6 +105,21 @@ def main() -> None:
             page.wait_for_selector(".result .tiles", timeout=60_000)
             page.wait_for_timeout(300)
             page.screenshot(path=ROOT / f"docs/images-{name}.png", full_page=True)
+            page.goto(f"{BASE}/jobs/")
+            page.screenshot(path=ROOT / f"docs/my-jobs-{name}.png", full_page=True)
+            take_schedule_shots(page, name)
+            # A job that ends while the person is on another page: the notice.
+            page.goto(f"{BASE}/reports/sales-summary/")
+            page.click("text=Generate report")
+            page.wait_for_selector("[role=progressbar]")
+            page.goto(f"{BASE}/")
+            page.wait_for_selector(".notice", timeout=60_000)
+            page.wait_for_timeout(400)
+            page.screenshot(path=ROOT / f"docs/notice-{name}.png")
+            page.goto(f"{BASE}/operations/")
+            page.wait_for_selector("text=Workers online")
+            page.wait_for_timeout(2500)  # the workers answer within a second
+            page.screenshot(path=ROOT / f"docs/operations-{name}.png", full_page=True)
             page.close()
         browser.close()
 

@@ -97,3 +97,14 @@ def test_beat_runs_a_due_schedule_as_an_ordinary_job_of_its_owner(celery_worker_
     assert schedule.last_job_id == job.pk and schedule.last_run_at
     # Beat writes its run counts back lazily; its log says it sent this schedule's task.
     assert f"Sending due task {schedule.periodic_task.name}" in celery_beat_process.log_path.read_text()
+
+
+def test_the_finished_email_is_sent_by_the_worker(celery_worker_process, user):
+    user.email = "ada@example.com"
+    user.save()
+    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, SALES_PARAMS, notify_by_email=True)
+    assert finished(job.pk).status == Job.Status.SUCCEEDED
+    # The console backend (the development default) prints the message in the worker's log.
+    log = wait_for(lambda: (text := celery_worker_process.log_path.read_text()) and f"/jobs/{job.pk}/" in text and text,
+                   30, "the email")  # fmt: skip
+    assert "Subject: Offload: your sales summary finished" in log and "To: ada@example.com" in log

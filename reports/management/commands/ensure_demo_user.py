@@ -19,7 +19,11 @@ class Command(BaseCommand):
         User = get_user_model()
         if not User.objects.exists():
             password = secrets.token_urlsafe(9)
-            User.objects.create_user(USERNAME, password=password)
+            # Staff, so the admin and the Operations page work out of the box; the email address
+            # lets "email me when it has finished" print its mail in the worker's console.
+            User.objects.create_user(
+                USERNAME, email="demo@localhost", password=password, is_staff=True, is_superuser=True
+            )
             credentials.write_text(f"username: {USERNAME}\npassword: {password}\n")
             credentials.chmod(0o600)
             self.stdout.write(self.style.SUCCESS("Created a demo account."))
