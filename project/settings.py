@@ -207,6 +207,9 @@ OFFLOAD_IMAGE_TIME_LIMIT = env.int("OFFLOAD_IMAGE_TIME_LIMIT", default=150)
 # waiting OFFLOAD_RETRY_BACKOFF seconds, then twice that, and so on.
 OFFLOAD_JOB_ATTEMPTS = env.int("OFFLOAD_JOB_ATTEMPTS", default=3)
 OFFLOAD_RETRY_BACKOFF = env.float("OFFLOAD_RETRY_BACKOFF", default=5)
+# A job whose worker died mid-run is handed back and started again at most this many times; a
+# job that kills its worker every time (out of memory, a crash in a C library) then fails.
+OFFLOAD_MAX_RESTARTS = env.int("OFFLOAD_MAX_RESTARTS", default=2)
 # A running job with no progress for this long has lost its worker; beat fails it.
 OFFLOAD_LOST_JOB_MINUTES = env.float("OFFLOAD_LOST_JOB_MINUTES", default=30)
 # How often beat looks for lost jobs.
@@ -222,10 +225,16 @@ CELERY_BEAT_SCHEDULE = {
     # Celery's own: deletes expired rows from django-celery-results' table.
     "celery.backend_cleanup": {"task": "celery.backend_cleanup", "schedule": crontab(hour=4, minute=0)},
 }
-# Redis re-delivers an unacknowledged task after the visibility timeout; it must outlast the
-# longest hard time limit or a long report would run twice.
+# A task whose worker died (SIGKILL, a lost machine) stays unacknowledged in Redis; after the
+# visibility timeout a worker hands it back to the queue and the job starts again. The timeout
+# must outlast the longest hard time limit, or a long report would run twice; the lost-job
+# check (OFFLOAD_LOST_JOB_MINUTES) must wait longer still, so a job is redelivered before it
+# would be given up. Workers sweep for such tasks every OFFLOAD_RESTORE_INTERVAL seconds (kombu
+# would otherwise scan only every tenth sweep, about every 100 s).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": max(3600, 2 * OFFLOAD_REPORT_TIME_LIMIT),
+    "visibility_timeout": env.int("OFFLOAD_VISIBILITY_TIMEOUT", default=2 * OFFLOAD_REPORT_TIME_LIMIT),
+    "unacked_restore_interval": env.int("OFFLOAD_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1,
     "socket_connect_timeout": 3,
     "socket_timeout": 10,
 }

@@ -7,9 +7,10 @@ import logging
 import tempfile
 import zipfile
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 
 from . import jobs
 from .imaging import EncodedImage, ProcessedImage
@@ -65,6 +66,17 @@ def record_success(item: ImageItem, result: ProcessedImage) -> None:
         output_width=result.output.width,
         output_height=result.output.height,
         output_bytes=len(result.output.content),
+    )
+
+
+def begin(item: ImageItem) -> bool:
+    """Count a worker starting on this image. False once it has been started as often as a
+    job may be restarted: it is the image that kills its workers, so it fails on its own."""
+    limit = settings.OFFLOAD_MAX_RESTARTS + 1
+    return bool(
+        ImageItem.objects.filter(pk=item.pk, status=ImageItem.Status.PENDING, starts__lt=limit).update(
+            starts=F("starts") + 1
+        )
     )
 
 

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .files import remove_empty_folders
@@ -91,13 +92,28 @@ def start(job_id) -> bool:
     """Mark a job running. False when it should not run (finished, cancelled or gone).
 
     A job already running is started again: its worker died and the broker handed the task
-    back, so the work is redone from the beginning.
+    back, so the work is redone from the beginning, up to OFFLOAD_MAX_RESTARTS times; after
+    that the job is failed, since it is what kills its workers.
     """
     now = timezone.now()
-    return bool(
-        Job.objects.filter(pk=job_id, status__in=Job.ACTIVE_STATUSES).update(
-            status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, progress=0, step="Starting"
-        )
+    fields = {"status": Job.Status.RUNNING, "started_at": now, "heartbeat_at": now, "progress": 0, "step": "Starting"}
+    if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(**fields):
+        return True
+    running = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
+    if running.filter(restarts__lt=settings.OFFLOAD_MAX_RESTARTS).update(restarts=F("restarts") + 1, **fields):
+        logger.warning("Job %s was handed back after its worker died; starting it again", job_id)
+        return True
+    reference = new_reference()
+    if fail(job_id, crashed_message(settings.OFFLOAD_MAX_RESTARTS + 1), reference):
+        logger.error("Job %s stopped its worker %s times; failed (reference %s)", job_id,
+                     settings.OFFLOAD_MAX_RESTARTS + 1, reference)  # fmt: skip
+    return False
+
+
+def crashed_message(times: int) -> str:
+    return (
+        f"This job stopped the worker running it {times} times, so it was not tried again. It may need more "
+        "memory than a worker has: try a smaller input, and quote the reference if it keeps happening."
     )
 
 

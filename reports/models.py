@@ -68,6 +68,9 @@ class Job(models.Model):
     # Written with every progress update: how "no progress for N minutes" and lost jobs are told.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempt = models.PositiveSmallIntegerField(default=1)
+    # Times the job was handed back after its worker died mid-run: bounded, so a job that kills
+    # its worker every time (a poison message) fails instead of looping.
+    restarts = models.PositiveSmallIntegerField(default=0)
     notify_by_email = models.BooleanField(default=False)
     # Whether the "your job has finished" notice has been shown on some page.
     notice_shown = models.BooleanField(default=False)
@@ -192,6 +195,8 @@ class ImageItem(models.Model):
     original = models.FileField(upload_to=image_upload_path)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     error = models.CharField(max_length=300, blank=True)
+    # Times a worker began this image; more than OFFLOAD_MAX_RESTARTS + 1 means it kills workers.
+    starts = models.PositiveSmallIntegerField(default=0)
 
     source_format = models.CharField(max_length=10, blank=True)
     source_width = models.PositiveIntegerField(null=True, blank=True)

@@ -4,8 +4,8 @@ import logging
 import smtplib
 import traceback
 
-from celery import chord, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery import Task, chord, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -21,8 +21,28 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
+def limit_words(seconds: float) -> str:
+    """10-minute, 90-second: a time limit as a sentence wants it."""
+    return f"{seconds / 60:g}-minute" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g}-second"
+
+
+class JobTask(Task):
+    """A task whose first argument is a job id: a hard time limit fails the job at once.
+
+    The hard limit kills the pool process, so the task's own code never runs again; Celery
+    calls on_failure in the worker's main process instead.
+    """
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if isinstance(exc, TimeLimitExceeded) and args:
+            jobs.fail(args[0], f"The report ran past its {limit_words(self.time_limit)} hard limit, so its worker "
+                      "process was stopped and replaced. Try a shorter date range or a smaller file.")  # fmt: skip
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+
+
 @shared_task(
     bind=True,
+    base=JobTask,
     max_retries=settings.OFFLOAD_JOB_ATTEMPTS - 1,
     soft_time_limit=settings.OFFLOAD_REPORT_SOFT_TIME_LIMIT,
     time_limit=settings.OFFLOAD_REPORT_TIME_LIMIT,
@@ -57,9 +77,8 @@ def run_report(self, job_id: str) -> str:
         jobs.fail(job.pk, str(problem))
         return "failed"
     except SoftTimeLimitExceeded:
-        minutes = settings.OFFLOAD_REPORT_SOFT_TIME_LIMIT / 60
-        jobs.fail(job.pk, f"The report took longer than its {minutes:g}-minute limit and was stopped. "
-                  "Try a shorter date range or a smaller file.")  # fmt: skip
+        jobs.fail(job.pk, f"The report took longer than its {limit_words(self.soft_time_limit)} limit and was "
+                  "stopped. Try a shorter date range or a smaller file.")  # fmt: skip
         return "failed"
     except Exception:
         reference = jobs.new_reference()
@@ -89,6 +108,10 @@ def process_image(item_id: int) -> str:
     item = ImageItem.objects.select_related("job").filter(pk=item_id).first()
     if item is None or item.status != ImageItem.Status.PENDING or item.job.status != Job.Status.RUNNING:
         return "skipped"
+    if not batches.begin(item):
+        batches.record_failure(item, "Processing this image stopped its worker more than once, so it was left out.")
+        batches.update_progress(item.job_id)
+        return "failed"
     options = imaging.ImageOptions.from_params(item.job.params["options"])
     try:
         with local_path(item.original) as path:

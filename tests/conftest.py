@@ -1,6 +1,7 @@
 """Fixtures for every test: a real Redis as the broker, a real worker, throwaway storage, users."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -64,11 +65,11 @@ def database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def app_environment(broker) -> dict:
+def app_environment(broker_url: str) -> dict:
     """What a worker or server process needs to share this test run's broker, database and files."""
     return {
         **os.environ,
-        "CELERY_BROKER_REDIS_URL": broker.url,
+        "CELERY_BROKER_REDIS_URL": broker_url,
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "OFFLOAD_DEMO_DATA_DIR": str(settings.OFFLOAD_DEMO_DATA_DIR),
@@ -76,31 +77,45 @@ def app_environment(broker) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(broker, django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real worker (prefork, 2 processes) on the project's app; tests.fault_injection lets a job
-    ask for a fault (transient errors, slowness) through its parameters."""
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    # Retries a second apart, not five, so the retry test does not wait.
-    environment = {**app_environment(broker), "OFFLOAD_RETRY_BACKOFF": "0.5"}
+def start_worker(broker_url: str, log_path: Path, name: str = "test-worker", concurrency: int = 2, **settings):
+    """A real worker (prefork) on the project's app through tests.fault_injection, which lets a
+    job ask for a fault through its parameters. `settings` become environment variables.
+
+    It gets a session of its own, so a test can kill the whole worker (main and pool processes).
+    """
+    environment = app_environment(broker_url)
+    environment |= {key: str(value) for key, value in settings.items()}
     with open(log_path, "w") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.fault_injection", "worker", "-l", "info", "-c", "2",
-             "--without-mingle", "--without-gossip", "-n", "test-worker@%h"],
-            cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "celery", "-A", "tests.fault_injection", "worker", "-l", "info",
+             "-c", str(concurrency), "--without-mingle", "--without-gossip", "-n", f"{name}@%h"],
+            cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    try:
-        wait_for(lambda: "ready." in log_path.read_text() or worker.poll() is not None, 60, "the worker to start")
-        if worker.poll() is not None:
-            raise RuntimeError(f"The Celery worker exited early:\n{log_path.read_text()}")
-        worker.log_path = log_path
-        yield worker
-    finally:
-        worker.terminate()
+    worker.log_path = log_path
+    wait_for(lambda: " ready." in log_path.read_text() or worker.poll() is not None, 60, f"worker {name} to start")
+    if worker.poll() is not None:
+        raise RuntimeError(f"The Celery worker exited early:\n{log_path.read_text()}")
+    return worker
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL to its whole session if it has not gone within `timeout`."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            worker.wait(timeout=20)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            worker.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(broker, django_db_setup, django_db_blocker, tmp_path_factory):
+    """The shared worker of the suite; retries a second apart, not five, so retry tests do not wait."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    worker = start_worker(broker.url, log_path, OFFLOAD_RETRY_BACKOFF=0.5)
+    yield worker
+    stop_process(worker)
 
 
 @pytest.fixture
@@ -109,7 +124,7 @@ def celery_beat_process(broker, django_db_setup, tmp_path):
     every second (the worker that runs it still uses the default 30 minutes)."""
     log_path = tmp_path / "beat.log"
     environment = {
-        **app_environment(broker),
+        **app_environment(broker.url),
         "OFFLOAD_LOST_JOB_CHECK_SECONDS": "1",
     }
     with open(log_path, "w") as log:

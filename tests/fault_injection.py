@@ -2,38 +2,73 @@
 test asks for through a job parameter. Jobs without the parameter run exactly as in production.
 
     celery -A tests.fault_injection worker
+
+Faults (the job's `test_fault` parameter):
+- `transient`: ConnectionError on attempts 1 and 2 (a storage hiccup); the third gets through.
+- `slow` or `slow:N`: steady progress for N seconds (20 by default) before the real work.
+- `crash`: the pool process kills itself with SIGKILL on every delivery (a poison message).
+- `crash-once`: the same, on the first delivery only.
+- `stubborn`: sleeps and ignores the soft time limit, so only the hard limit stops it.
+An image batch whose watermark is `test-crash` kills the worker on each of its images.
 """
 
 import dataclasses
+import os
+import signal
 import time
+from contextlib import suppress
 
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from project.celery import app  # noqa: F401  (what `celery -A` looks for)
 
 FAULT = "test_fault"
+CRASH_WATERMARK = "test-crash"
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def with_faults(run):
     def run_with_faults(job, progress):
-        fault = job.params.get(FAULT)
+        fault = job.params.get(FAULT, "")
         if fault == "transient" and job.attempt < 3:
-            # What a storage or network hiccup looks like to a task; the third attempt gets through.
             raise ConnectionError(f"injected: storage unreachable on attempt {job.attempt}")
-        if fault == "slow":
-            for step in range(200):  # about 20 s of steady progress, to cancel or watch
-                progress(step / 4, "Taking its time")
+        if fault == "crash" or (fault == "crash-once" and job.restarts == 0):
+            die()
+        if fault.startswith("slow"):
+            seconds = float(fault.partition(":")[2] or 20)
+            steps = int(seconds * 10)
+            for step in range(steps):
+                progress(50 * step / steps, "Taking its time")
                 time.sleep(0.1)
+        if fault == "stubborn":
+            deadline = time.monotonic() + 3600
+            while time.monotonic() < deadline:
+                with suppress(SoftTimeLimitExceeded):  # carries on: only the hard limit can stop it
+                    time.sleep(0.1)
         return run(job, progress)
 
     return run_with_faults
 
 
+def image_with_faults(process):
+    def process_with_faults(path, options, max_pixels):
+        if options.watermark == CRASH_WATERMARK:
+            die()
+        return process(path, options, max_pixels)
+
+    return process_with_faults
+
+
 @worker_process_init.connect
 def install_faults(**kwargs) -> None:
     # In each pool process, once Django is set up (the catalog needs the models).
-    from reports import catalog
+    from reports import catalog, tasks
 
     for kind, report in list(catalog.BY_KIND.items()):
         if report.run:
             catalog.BY_KIND[kind] = dataclasses.replace(report, run=with_faults(report.run))
+    tasks.imaging.process = image_with_faults(tasks.imaging.process)

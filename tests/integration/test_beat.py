@@ -21,7 +21,7 @@ def start_beat(broker, tmp_path, name) -> tuple[subprocess.Popen, Path]:
     with open(log_path, "w") as log:
         beat = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", "info"],
-            cwd=BASE_DIR, env=app_environment(broker), stdout=log, stderr=subprocess.STDOUT,
+            cwd=BASE_DIR, env=app_environment(broker.url), stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     return beat, log_path
 

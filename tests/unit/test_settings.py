@@ -48,5 +48,9 @@ def test_celery_is_configured_not_to_lose_work():
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
     assert settings.CELERY_TASK_TRACK_STARTED and settings.CELERY_RESULT_EXTENDED
-    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.OFFLOAD_REPORT_TIME_LIMIT
+    transport = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    assert transport["visibility_timeout"] > settings.OFFLOAD_REPORT_TIME_LIMIT
+    # A dead worker's job is handed back before the lost-job check would give up on it.
+    handed_back_within = transport["visibility_timeout"] + transport["unacked_restore_interval"]
+    assert handed_back_within < settings.OFFLOAD_LOST_JOB_MINUTES * 60
     assert settings.OFFLOAD_REPORT_SOFT_TIME_LIMIT < settings.OFFLOAD_REPORT_TIME_LIMIT
