@@ -4,6 +4,7 @@ Pure functions on bytes and paths; the tasks store what they return.
 """
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,10 @@ def open_image(source: Path | bytes, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         stream.close()
         raise ImageProblem(unidentified_reason(source)) from None
+    except DAMAGED_DATA as error:
+        # A recognised format whose header is broken or cut short.
+        stream.close()
+        raise damaged(error) from None
 
 
 def unidentified_reason(source: Path | bytes) -> str:
@@ -105,15 +110,18 @@ def decode(image: Image.Image, box: tuple[int, int] | None) -> Image.Image:
             image.mode if image.mode in ("RGB", "L", "CMYK") else "RGB",
             box[::-1] if orientation in (5, 6, 7, 8) else box,
         )
-    try:
-        image.load()
-    except OSError as error:
-        if "truncated" in str(error) or "broken data stream" in str(error):
-            raise ImageProblem("The file is cut short (truncated). Upload the complete file again.") from None
-        raise ImageProblem(f"The image data is damaged ({error}).") from None
-    except (SyntaxError, ValueError) as error:
-        raise ImageProblem(f"The image data is damaged ({error}).") from None
+    image.load()
     return image
+
+
+# What Pillow's decoders raise for broken data, at whichever step first reads it.
+DAMAGED_DATA = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError)
+
+
+def damaged(error: Exception) -> ImageProblem:
+    if "truncated" in str(error) or "broken data stream" in str(error):
+        return ImageProblem("The file is cut short (truncated). Upload the complete file again.")
+    return ImageProblem(f"The image data is damaged ({str(error)[:150]}).")
 
 
 def normalise_mode(image: Image.Image) -> Image.Image:
@@ -176,36 +184,46 @@ def shrunk(image: Image.Image, size: int) -> Image.Image:
 
 
 def process(source: Path | bytes, options: ImageOptions, max_pixels: int) -> ProcessedImage:
-    """Apply the options to one image: orient by EXIF, resize, grey, watermark, convert."""
+    """One image, or an ImageProblem saying what is wrong with it."""
     image = open_image(source, max_pixels)
     try:
-        source_format, (source_width, source_height) = image.format, image.size
-        box = None
-        if options.max_width or options.max_height:
-            box = (options.max_width or source_width, options.max_height or source_height)
-        exif = image.getexif()
-        icc = image.info.get("icc_profile")
-        image = decode(image, box)
-        image = ImageOps.exif_transpose(image)  # the pixels now stand as the camera meant
-        image = normalise_mode(image)
-        if options.grayscale:
-            image = image.convert("LA" if image.mode in ("RGBA", "LA") else "L")
-        if box:
-            image.thumbnail(box, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        if options.watermark:
-            image = add_watermark(image, options.watermark)
-        fmt = output_format_for(source_format, options.output_format)
-        kept_exif = None
-        if not options.strip_metadata and exif:
-            exif[0x0112] = 1  # already rotated
-            kept_exif = exif.tobytes()
-        output = encode(image, fmt, options.quality, kept_exif, None if options.strip_metadata else icc)
-        # A small output is its own preview: every output format shows in a browser.
-        small = max(output.width, output.height) <= 2 * PREVIEW_SIZE
-        preview = output if small else encode(shrunk(image, PREVIEW_SIZE), "WEBP", 80, None, None)
-        thumbnails = {
-            size: encode(shrunk(image, size), fmt, options.quality, None, None) for size in options.thumbnail_sizes
-        }
-        return ProcessedImage(source_format, source_width, source_height, output, preview, thumbnails)
+        return transform(image, options)
+    except ImageProblem:
+        raise
+    except DAMAGED_DATA as error:
+        # Pillow reads lazily: metadata, pixels or EXIF may be where broken data first shows.
+        raise damaged(error) from None
     finally:
         image.close()
+
+
+def transform(image: Image.Image, options: ImageOptions) -> ProcessedImage:
+    """Apply the options to an opened image: orient by EXIF, resize, grey, watermark, convert."""
+    source_format, (source_width, source_height) = image.format, image.size
+    box = None
+    if options.max_width or options.max_height:
+        box = (options.max_width or source_width, options.max_height or source_height)
+    exif = image.getexif()
+    icc = image.info.get("icc_profile")
+    image = decode(image, box)
+    image = ImageOps.exif_transpose(image)  # the pixels now stand as the camera meant
+    image = normalise_mode(image)
+    if options.grayscale:
+        image = image.convert("LA" if image.mode in ("RGBA", "LA") else "L")
+    if box:
+        image.thumbnail(box, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if options.watermark:
+        image = add_watermark(image, options.watermark)
+    fmt = output_format_for(source_format, options.output_format)
+    kept_exif = None
+    if not options.strip_metadata and exif:
+        exif[0x0112] = 1  # already rotated
+        kept_exif = exif.tobytes()
+    output = encode(image, fmt, options.quality, kept_exif, None if options.strip_metadata else icc)
+    # A small output is its own preview: every output format shows in a browser.
+    small = max(output.width, output.height) <= 2 * PREVIEW_SIZE
+    preview = output if small else encode(shrunk(image, PREVIEW_SIZE), "WEBP", 80, None, None)
+    thumbnails = {
+        size: encode(shrunk(image, size), fmt, options.quality, None, None) for size in options.thumbnail_sizes
+    }
+    return ProcessedImage(source_format, source_width, source_height, output, preview, thumbnails)

@@ -53,17 +53,23 @@ def inspect_sample(sample: bytes, is_whole_file: bool) -> CsvLayout:
         separator = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=SEPARATORS).delimiter
     except csv.Error:
         separator = ","
-    rows = csv.reader(io.StringIO(text), delimiter=separator)
-    header = next(rows)
-    if len(set(header)) != len(header):
-        duplicates = sorted({name for name in header if header.count(name) > 1})
-        raise CsvProblem(f"The header repeats a column name: {', '.join(duplicates)}. Each column needs its own name.")
-    for number, row in enumerate(rows, start=2):
-        if row and len(row) != len(header):
+    # newline="": the csv module's own line handling, so a lone \r (old Mac files) is a line end.
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    try:
+        header = next(rows)
+        if len(set(header)) != len(header):
+            duplicates = sorted({name for name in header if header.count(name) > 1})
             raise CsvProblem(
-                f"Row {number} has {len(row)} fields but the header has {len(header)}. "
-                "Check for a missing or extra separator or an unclosed quote."
+                f"The header repeats a column name: {', '.join(duplicates)}. Each column needs its own name."
             )
+        for number, row in enumerate(rows, start=2):
+            if row and len(row) != len(header):
+                raise CsvProblem(
+                    f"Row {number} has {len(row)} fields but the header has {len(header)}. "
+                    "Check for a missing or extra separator or an unclosed quote."
+                )
+    except csv.Error as error:
+        raise CsvProblem(f"The file could not be read as CSV near line {rows.line_num}: {error}.") from None
     if len(lines) < 2:
         raise CsvProblem("The file has a header but no data rows.")
     return CsvLayout(separator=separator, columns=len(header))
