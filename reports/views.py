@@ -5,7 +5,7 @@ from pathlib import Path
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -68,11 +68,13 @@ def refused(request: HtmxHttpRequest, report, form, message: str) -> HttpRespons
     return render(request, "reports/report_form.html", context, status=429)
 
 
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
 def see_other(url: str) -> HttpResponse:
     """303: after a POST the browser GETs the job page, and a reload does not post again."""
-    response = HttpResponse(status=303)
-    response["Location"] = url
-    return response
+    return HttpResponseSeeOther(url)
 
 
 def job_context(job: Job) -> dict:

@@ -154,3 +154,22 @@ def test_broker_down_fails_the_job_quickly_with_a_clear_message(user, broker):
     assert stored.finished_at <= timezone.now()
     # Not a speed goal: a bound that tells "answers with a message" from "hangs the request".
     assert took < 30
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_click_while_redis_is_down_answers_with_the_message_not_an_error_page(owner_client, broker, settings, htmx):
+    settings.OFFLOAD_DEMO_ORDERS = 5_000
+    form = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    broker.stop()
+    try:
+        response = owner_client.post("/reports/sales-summary/", form, **headers, follow=not htmx)
+    finally:
+        broker.start(port=broker.port)
+    assert response.status_code == 200
+    assert "The task queue could not be reached" in response.content.decode()
+    job = Job.objects.get()
+    assert job.status == Job.Status.FAILED and job.error_reference
+    # Nothing was lost: run again once Redis is back queues the same parameters.
+    assert jobs.run_again(job).status == Job.Status.QUEUED
