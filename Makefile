@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: run test lint format clean bench-thumbnails
+.PHONY: run test test-slow lint format clean bench-thumbnails
 
 $(DEPS): requirements/base.txt requirements/dev.txt requirements/prod.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(DEPS)
 ## The whole suite: unit, integration (real Redis + worker) and browser (Chromium) tests.
 test: $(DEPS)
 	$(BIN)/python -m pytest
+
+## The soak: thousands of short jobs through a real web server, Redis and two worker processes.
+test-slow: $(DEPS)
+	$(BIN)/python -m pytest tests/soak -m slow -s
 
 ## Thumbnail speed and memory against naive Pillow, side by side (5 generated 24 MP photos).
 bench-thumbnails: $(DEPS)

@@ -44,5 +44,5 @@ def test_fifty_jobs_at_once_all_finish_and_nothing_is_locked(celery_worker_proce
     wait_for(all_final, 300, "every job to end")
     outcomes = {status: Job.objects.filter(status=status).count() for status in Job.Status.values}
     assert outcomes[Job.Status.SUCCEEDED] == PEOPLE * JOBS_EACH, outcomes
-    new_log = celery_worker_process.log_path.read_text()[len(log_before):]
+    new_log = celery_worker_process.log_path.read_text()[len(log_before) :]
     assert "database is locked" not in new_log and "Traceback" not in new_log

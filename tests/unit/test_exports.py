@@ -50,3 +50,19 @@ def test_pdf_shows_markup_and_any_script_as_plain_text():
 def test_long_tables_flow_onto_more_pages():
     content = exports.to_pdf("Title", "Sub", HEADER, [[f"row {i}", i] for i in range(400)])
     assert len(PdfReader(io.BytesIO(content)).pages) > 3
+
+
+def test_making_a_pdf_fetches_nothing_from_outside(monkeypatch):
+    """Cells naming outside resources stay text; the renderer opens no connection at all."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the PDF renderer tried to connect: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    hostile = ['<img src="http://127.0.0.1:9/x.png">', "url(http://127.0.0.1:9/font.ttf)", "file:///etc/passwd"]
+    content = exports.to_pdf("Title", "Sub", HEADER, [[text, 1] for text in hostile])
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+    assert all(item in text for item in hostile)
+    assert b"/URI" not in content  # no link annotations either

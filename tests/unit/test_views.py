@@ -293,3 +293,13 @@ def test_outputs_are_not_reachable_as_public_media_urls(owner_client, user):
     artifact = job.artifacts.get()
     artifact.file.save(artifact.name, ContentFile(b"x"), save=False)
     assert owner_client.get(f"/media/{artifact.file.name}").status_code == 404
+
+
+def test_a_traversal_or_control_character_file_name_never_reaches_the_disk(owner_client, user):
+    name = "../../../etc/\x07passwd\r\n.csv"
+    response = owner_client.post("/reports/csv-profile/", {"file": csv_upload(people_csv(), name)}, **HTMX)
+    assert response.status_code == 200
+    job = Job.objects.get(owner=user)
+    assert job.input_file.name == f"uploads/{job.pk}/input.csv"  # our name, in the job's own folder
+    # Django keeps only the last part of a client's path; it is shown (escaped), never used as a path.
+    assert "/" not in job.params["source_name"] and ".." not in job.params["source_name"].strip(".")
