@@ -22,7 +22,7 @@ test: $(DEPS)
 
 ## The soak: thousands of short jobs through a real web server, Redis and two worker processes.
 test-slow: $(DEPS)
-	$(BIN)/python -m pytest tests/soak -m slow -s
+	$(BIN)/python -m pytest tests/soak -m slow -s --timeout 1800
 
 ## Thumbnail speed and memory against naive Pillow, side by side (5 generated 24 MP photos).
 bench-thumbnails: $(DEPS)
