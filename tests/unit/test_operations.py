@@ -52,11 +52,12 @@ def test_operations_counts_what_waits_in_each_queue(staff_client, user, broker):
     assert "No worker answered" in fragment
 
 
-def test_operations_says_when_the_broker_is_down(staff_client, settings, monkeypatch):
-    from project import celery_app
-
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    fragment = staff_client.get(reverse("operations_machinery"), **HTMX).content.decode()
+def test_operations_says_when_the_broker_is_down(staff_client, broker):
+    broker.stop()
+    try:
+        fragment = staff_client.get(reverse("operations_machinery"), **HTMX).content.decode()
+    finally:
+        broker.start(port=broker.port)
     assert "broker cannot be reached" in fragment
 
 
