@@ -78,6 +78,17 @@ def describe_images(params: dict) -> str:
     return f"{count} image{'s' if count != 1 else ''}" + (f": {', '.join(steps)}" if steps else "")
 
 
+def sales_table(summary: sales.SalesSummary) -> tuple[list[str], list[list]]:
+    """The header and rows of a sales summary's downloads (CSV, XLSX, PDF)."""
+    query = summary.query
+    group_label, metric_label = sales.GROUP_BY[query.group_by], sales.METRICS[query.metric]
+    header = [group_label, "Orders", "Units", "Revenue", "Average order value", f"Share of {metric_label.lower()} (%)"]
+    rows = [[r.group, r.orders, r.units, r.revenue, r.average_order_value, r.share] for r in summary.rows]
+    if query.metric == "average_order_value":  # a share of an average means nothing
+        header, rows = header[:-1], [row[:-1] for row in rows]
+    return header, rows
+
+
 def run_sales_summary(job: Job, progress: Progress) -> dict:
     query = sales.SalesQuery.from_params(job.params)
     progress(1, "Preparing the demo order data (generated on first use)")
@@ -92,10 +103,7 @@ def run_sales_summary(job: Job, progress: Progress) -> dict:
         chronological=query.group_by == "month",
     )
     save_artifact(job, "chart.svg", "Chart (SVG)", SVG, chart)
-    header = [group_label, "Orders", "Units", "Revenue", "Average order value", f"Share of {metric_label.lower()} (%)"]
-    rows = [[r.group, r.orders, r.units, r.revenue, r.average_order_value, r.share] for r in summary.rows]
-    if query.metric == "average_order_value":  # a share of an average means nothing
-        header, rows = header[:-1], [row[:-1] for row in rows]
+    header, rows = sales_table(summary)
     save_table_downloads(
         job, "sales-summary", "Sales summary", sales_subtitle(query), header, rows, scaled(progress, 60, 99)
     )

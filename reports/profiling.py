@@ -3,7 +3,9 @@
 import csv
 import io
 import math
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from .progress import Progress, ignore
 
 SAMPLE_BYTES = 256 * 1024
 BATCH_ROWS = 100_000
+DATE_SAMPLE_ROWS = 100
 TOP_VALUES = 5
 HISTOGRAM_BINS = 10
 SEPARATORS = ",;\t|"
@@ -84,13 +87,26 @@ def estimate_rows(path: Path) -> int:
     return max(int(size / (len(head) / lines)) - 1, 1)
 
 
+def date_columns(path: Path, separator: str, infer_schema_length: int | None) -> dict:
+    """The columns that hold dates or times, judged from the first rows.
+
+    Letting polars try dates while it guesses types from 10,000 rows tries every text value
+    against every date pattern (0.4 s of a 1.3 s profile of a million-row file); the first
+    DATE_SAMPLE_ROWS rows tell as much. If a value further down is not a date after all, the
+    read fails with "could not parse" and load() reads again with types checked on every row.
+    """
+    rows = DATE_SAMPLE_ROWS if infer_schema_length is not None else None
+    sample = pl.read_csv(path, separator=separator, n_rows=rows, infer_schema_length=rows, try_parse_dates=True)
+    return {name: dtype for name, dtype in sample.schema.items() if dtype.is_temporal()}
+
+
 def read_csv(path: Path, separator: str, progress: Progress, infer_schema_length: int | None = 10_000) -> pl.DataFrame:
     expected = estimate_rows(path)
     frame = pl.scan_csv(
         path,
         separator=separator,
         infer_schema_length=infer_schema_length,
-        try_parse_dates=True,
+        schema_overrides=date_columns(path, separator, infer_schema_length),
         raise_if_empty=True,
     )
     batches, rows = [], 0
@@ -100,7 +116,8 @@ def read_csv(path: Path, separator: str, progress: Progress, infer_schema_length
         progress(min(95.0, 95.0 * rows / expected), f"Reading the file: {rows:,} rows so far")
     if not batches:
         raise CsvProblem("The file has a header but no data rows.")
-    return pl.concat(batches, rechunk=True)
+    # No rechunk: a copy of the whole table at the peak, for no gain in the statistics.
+    return pl.concat(batches, rechunk=False)
 
 
 def load(path: Path, separator: str, progress: Progress = ignore) -> pl.DataFrame:
@@ -177,8 +194,17 @@ def profile_column(series: pl.Series) -> dict:
         "type": kind,
         "count": count,
         "missing": series.null_count(),
-        "distinct": series.drop_nulls().n_unique() if count else 0,
     }
+    values = series.drop_nulls()
+    tally = "count" if series.name != "count" else "times"
+    counts = None
+    if count and series.dtype == pl.String:
+        # For text, one pass of value counts gives both the distinct count and the most common
+        # values; a separate n_unique would hash every string twice.
+        counts = values.value_counts(name=tally)
+        stats["distinct"] = counts.height
+    else:  # numbers hash cheaply, and an id column (all distinct) needs no counts at all
+        stats["distinct"] = values.n_unique() if count else 0
     if kind in ("integer", "decimal") and count:
         stats.update(
             min=plain(series.min()),
@@ -193,16 +219,28 @@ def profile_column(series: pl.Series) -> dict:
     if count:
         stats["unique"] = stats["distinct"] == count
         if not stats["unique"]:
-            top = series.drop_nulls().value_counts(sort=True).head(TOP_VALUES)
+            # The largest counts; ties go to the smallest value, so the same file always shows the same.
+            counts = counts if counts is not None else values.value_counts(name=tally)
+            top = counts.top_k(TOP_VALUES, by=[tally, series.name], reverse=[False, True])
             stats["top"] = [[plain(value), int(n)] for value, n in top.iter_rows()]
     return stats
 
 
 def profile(frame: pl.DataFrame, progress: Progress = ignore) -> dict:
-    """Per-column statistics of a loaded file, and its size."""
-    columns = []
-    for number, series in enumerate(frame.iter_columns(), start=1):
-        progress(100.0 * (number - 1) / frame.width, f"Profiling column {number} of {frame.width}: {series.name}")
-        columns.append(profile_column(series))
+    """Per-column statistics of a loaded file, and its size.
+
+    Columns are profiled on a few threads at once (polars releases the GIL, and value counts
+    of one column use one core); progress is reported from this thread only, because a progress
+    write goes through this thread's database connection.
+    """
+    columns = frame.get_columns()
+    with ThreadPoolExecutor(max_workers=min(len(columns), os.cpu_count() or 1)) as pool:
+        futures = [pool.submit(profile_column, series) for series in columns]
+        for number, future in enumerate(futures, start=1):
+            progress(
+                100.0 * (number - 1) / len(columns),
+                f"Profiling column {number} of {len(columns)}: {columns[number - 1].name}",
+            )
+            future.result()
     progress(100, "Profile ready")
-    return {"rows": frame.height, "columns": columns}
+    return {"rows": frame.height, "columns": [future.result() for future in futures]}

@@ -1,11 +1,13 @@
 """Benchmarks do not run in `make test`; a tiny run of each does, so they cannot rot."""
 
-from tests.benchmarks import thumbnails
+import pytest
+
+from tests.benchmarks import csv_profile, pdf, thumbnails
 
 
-def test_thumbnail_benchmark_runs_and_reports_both_methods():
-    results = thumbnails.run(count=1, size=(640, 480))
-    assert set(results) == {"naive", "ours"}
-    assert all(result["seconds"] > 0 for result in results.values())
-    table = thumbnails.report(results, 1, (640, 480))
-    assert "time per photo" in table and "peak memory" in table
+@pytest.mark.parametrize("benchmark", [thumbnails, csv_profile, pdf], ids=lambda module: module.__name__)
+def test_each_offline_benchmark_runs_at_tiny_sizes_and_reports_ours_and_the_baseline(benchmark):
+    figures = benchmark.run(smoke=True)
+    assert figures
+    for figure in figures:
+        assert figure.ours > 0 and figure.baseline > 0 and figure.ratio > 0 and figure.met is not None

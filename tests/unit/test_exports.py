@@ -47,9 +47,24 @@ def test_pdf_shows_markup_and_any_script_as_plain_text():
     assert "Zoë Ångström" in text
 
 
-def test_long_tables_flow_onto_more_pages():
+def test_long_tables_flow_onto_more_pages_with_the_header_on_each():
     content = exports.to_pdf("Title", "Sub", HEADER, [[f"row {i}", i] for i in range(400)])
-    assert len(PdfReader(io.BytesIO(content)).pages) > 3
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(content)).pages]
+    assert len(pages) > 3
+    assert all(HEADER[0] in page for page in pages)
+    assert all(f"row {i}" in "".join(pages) for i in (0, 199, 399))
+
+
+def test_a_cell_too_wide_for_one_line_wraps_and_keeps_all_its_text():
+    long = " ".join(f"word{i}" for i in range(80))
+    content = exports.to_pdf("Title", "Sub", HEADER, [[long, 1], ["short", 2]])
+    text = " ".join(PdfReader(io.BytesIO(content)).pages[0].extract_text().split())
+    assert "word0" in text and "word79" in text and "short" in text
+
+
+def test_latin_text_uses_the_viewers_font_and_other_scripts_embed_one():
+    assert b"/FontFile2" not in exports.to_pdf("Title", "Sub", HEADER, [["Zoë", 1]])
+    assert b"/FontFile2" in exports.to_pdf("Title", "Sub", HEADER, [["東京", 1]])
 
 
 def test_making_a_pdf_fetches_nothing_from_outside(monkeypatch):
