@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: run test test-slow lint format clean bench-thumbnails
+.PHONY: run test test-slow lint format clean bench
 
 $(DEPS): requirements/base.txt requirements/dev.txt requirements/prod.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,10 @@ test: $(DEPS)
 test-slow: $(DEPS)
 	$(BIN)/python -m pytest tests/soak -m slow -s --timeout 1800
 
-## Thumbnail speed and memory against naive Pillow, side by side (5 generated 24 MP photos).
-bench-thumbnails: $(DEPS)
-	$(BIN)/python -m tests.benchmarks.thumbnails 5
+## Every benchmark against its baseline in the same run: prints the table, writes docs/benchmarks.md
+## (about 10 minutes; `python -m tests.benchmarks --only NAME` runs one).
+bench: $(DEPS)
+	$(BIN)/python -m tests.benchmarks
 
 lint: $(DEPS)
 	$(BIN)/ruff check .

@@ -64,6 +64,13 @@ def updates(user, page_polls: bool) -> dict:
     return {"notices": notices[:MAX_NOTICES], "poll": poll}
 
 
+def pending(user, exclude=None) -> list:
+    """The ids of the user's jobs a notice is waiting for (one cheap query; nothing is marked)."""
+    since = timezone.now() - NOTICE_WINDOW
+    fresh = Job.objects.for_user(user).filter(status__in=Job.FINAL_STATUSES, notice_shown=False, finished_at__gte=since)
+    return [str(pk) for pk in fresh.exclude(pk=exclude).values_list("pk", flat=True)]
+
+
 def seen(job: Job) -> None:
     """The owner has looked at this finished job: no notice for it elsewhere."""
     if job.is_finished and not job.notice_shown:

@@ -8,11 +8,12 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from . import catalog, jobs, notifications
+from . import catalog, jobs, notifications, polling
 from .access import get_job_for, login_required
 from .forms import JobFilterForm
 from .models import ImageItem, Job
@@ -79,11 +80,13 @@ def see_other(url: str) -> HttpResponse:
 
 def job_context(job: Job) -> dict:
     notifications.seen(job)  # its owner is looking at how it ended: no notice for it elsewhere
+    jobs_ahead = jobs.jobs_ahead(job)
     return {
         "job": job,
         "report": catalog.BY_KIND[job.kind],
-        "jobs_ahead": jobs.jobs_ahead(job),
+        "jobs_ahead": jobs_ahead,
         "page_polls": job.is_active,
+        "poll_seconds": polling.poll_seconds(job, jobs_ahead),
     }
 
 
@@ -97,11 +100,21 @@ def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
 @require_GET
 @login_required
 def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
-    """The fragment the job page polls; a plain visit (no htmx) goes to the job page."""
+    """The fragment the job page polls; a plain visit (no htmx) goes to the job page.
+
+    A poll that would get the same fragment as last time gets 304 Not Modified instead,
+    before anything is rendered: the browser's cache revalidates with If-None-Match.
+    """
     job = get_job_for(request.user, job_id)
     if not request.htmx:
         return redirect(job)
-    return render(request, "reports/job_detail.html#job-status", job_context(job))
+    etag = polling.fragment_etag(job, request.user)
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        response = render(request, "reports/job_detail.html#job-status", job_context(job))
+    response["ETag"] = etag
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
 
 
 @require_GET

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django import template
 
-from reports import catalog, notifications
+from reports import catalog, notifications, polling
 
 register = template.Library()
 
@@ -22,6 +22,9 @@ def duration(value: timedelta | None) -> str:
         return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+register.filter("rough_duration", polling.rough_duration)
 
 
 @register.filter

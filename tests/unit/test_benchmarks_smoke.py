@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.benchmarks import __main__ as bench
 from tests.benchmarks import csv_profile, pdf, thumbnails
 
 
@@ -11,3 +12,16 @@ def test_each_offline_benchmark_runs_at_tiny_sizes_and_reports_ours_and_the_base
     assert figures
     for figure in figures:
         assert figure.ours > 0 and figure.baseline > 0 and figure.ratio > 0 and figure.met is not None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("module", ["pipeline", "web"])
+def test_each_benchmark_on_the_whole_stack_runs_at_tiny_sizes(module):
+    """Its own Redis, database, worker and web servers, in a process of its own."""
+    figures = bench.run_one(module, smoke=True)
+    assert {figure.benchmark for figure in figures} >= (
+        {"1. Click to start", "4. Throughput"}
+        if module == "pipeline"
+        else {"2. Status fragment", "3. Watchers", "8. Polling cost"}
+    )
+    assert all(figure.ours and figure.baseline for figure in figures)

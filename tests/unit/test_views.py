@@ -259,14 +259,47 @@ def test_plain_visit_to_the_status_url_goes_to_the_job_page(owner_client, user):
 def test_polled_fragment_costs_a_constant_number_of_queries(owner_client, user, django_assert_num_queries, state):
     job = make_job(user) if state == "running" else finished_job(user)
     url = reverse("job_status", args=[job.pk])
-    # session, user, job, notices of other jobs; a finished job adds its downloads, and the
-    # first time it is shown it is marked seen (no notice for it elsewhere).
-    with django_assert_num_queries(4 if state == "running" else 6):
+    # session, user, job, notices waiting (for the ETag), notices of other jobs; a finished job
+    # adds its downloads, and the first time it is shown it is marked seen.
+    with django_assert_num_queries(5 if state == "running" else 7):
         owner_client.get(url, **HTMX)
     for _ in range(3):
         Job.objects.filter(pk=job.pk).update(progress=50)
-        with django_assert_num_queries(4 if state == "running" else 5):
+        with django_assert_num_queries(5 if state == "running" else 6):
             owner_client.get(url, **HTMX)
+
+
+def test_a_poll_of_an_unchanged_job_is_answered_304_before_rendering(owner_client, user, django_assert_num_queries):
+    job = make_job(user)
+    url = reverse("job_status", args=[job.pk])
+    first = owner_client.get(url, **HTMX)
+    assert first.status_code == 200 and first["ETag"] and "no-cache" in first["Cache-Control"]
+    assert "private" in first["Cache-Control"]
+    with django_assert_num_queries(4):  # session, user, job, notices waiting: nothing rendered
+        again = owner_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"], **HTMX)
+    assert again.status_code == 304 and again.content == b""
+    Job.objects.filter(pk=job.pk).update(progress=job.progress + 10, step="Further on")
+    moved = owner_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"], **HTMX)
+    assert moved.status_code == 200 and "Further on" in moved.content.decode() and moved["ETag"] != first["ETag"]
+
+
+def test_another_job_ending_changes_the_etag_so_its_notice_arrives(owner_client, user):
+    job = make_job(user)
+    url = reverse("job_status", args=[job.pk])
+    first = owner_client.get(url, **HTMX)
+    finished_job(user)
+    response = owner_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"], **HTMX)
+    assert response.status_code == 200 and "hx-swap-oob" in response.content.decode()
+
+
+def test_a_queued_job_behind_others_polls_slower_than_a_running_one(owner_client, user, other_user):
+    make_job(other_user, Job.Status.QUEUED, created_at=timezone.now() - timezone.timedelta(seconds=5))
+    queued = make_job(user, Job.Status.QUEUED)
+    running = make_job(user)
+    assert 'hx-trigger="every 3s"' in owner_client.get(reverse("job_status", args=[queued.pk]), **HTMX).content.decode()
+    assert (
+        'hx-trigger="every 1s"' in owner_client.get(reverse("job_status", args=[running.pk]), **HTMX).content.decode()
+    )
 
 
 # --- Downloads -------------------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""What the benchmarks that need the whole product run against: a private Redis, a fresh
+database (SQLite in a temporary folder, or a throwaway PostgreSQL database), a signed-in user,
+real worker processes and a real web server (gunicorn as the README's production command runs
+it, or runserver as `make run` does).
+
+Django is set up in the calling process with the same settings, so a benchmark can read and
+write rows directly. One Stack per process: run each benchmark in its own (see __main__.py).
+"""
+
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from project.embedded_redis import EmbeddedRedis, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the figures
+USERNAME = "bench"
+
+
+def wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.02)
+    raise TimeoutError(f"Timed out waiting for {what}")
+
+
+class Stack:
+    def __init__(self, postgres_url: str = ""):
+        self.postgres_url = postgres_url
+        self.processes: list[subprocess.Popen] = []
+        self.database_name = ""
+
+    def __enter__(self) -> "Stack":
+        self.folder = Path(tempfile.mkdtemp(prefix="offload-bench-"))
+        self.redis = EmbeddedRedis(self.folder / "redis", persist=False).start()
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.benchmarks.settings",
+            "DATABASE_URL": self.database_url(),
+            "CELERY_BROKER_REDIS_URL": self.redis.url,
+            "OFFLOAD_VAR_DIR": str(self.folder / "var"),
+            "MEDIA_ROOT": str(self.folder / "var" / "media"),
+            # Production settings, served over plain HTTP on loopback (as behind a TLS proxy).
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            # The per-person cap on active jobs would be what a throughput run measures.
+            "OFFLOAD_MAX_ACTIVE_JOBS": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        self.user = self.make_user()
+        return self
+
+    def database_url(self) -> str:
+        if not self.postgres_url:
+            return f"sqlite:///{self.folder / 'bench.sqlite3'}"
+        import psycopg
+
+        self.database_name = f"offload_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.postgres_url, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {self.database_name}")
+        return self.postgres_url.rsplit("/", 1)[0] + "/" + self.database_name
+
+    def make_user(self):
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.create_user(USERNAME, password=secrets.token_urlsafe(16))
+
+    def start_worker(self, concurrency: int = 2, empty_reports: bool = True) -> subprocess.Popen:
+        log = self.folder / f"worker-{len(self.processes)}.log"
+        env = {**self.env, "OFFLOAD_BENCH_EMPTY_REPORTS": "1" if empty_reports else ""}
+        with open(log, "w") as output:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "tests.benchmarks.worker_app", "worker", "-l", "info",
+                 "-c", str(concurrency), "--without-mingle", "--without-gossip", "-n", f"bench{len(self.processes)}@%h"],
+                cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self.processes.append(worker)
+        wait_until(lambda: " ready." in log.read_text() or worker.poll() is not None, 60, "the worker")
+        if worker.poll() is not None:
+            raise RuntimeError(f"The worker exited:\n{log.read_text()[-3000:]}")
+        return worker
+
+    def start_web(self, server: str = "gunicorn", workers: int = 3) -> str:
+        """A web server on a free port; its base URL. gunicorn as the README's production
+        command runs it, or runserver as `make run` runs it (DEBUG on, as in development)."""
+        port = free_port()
+        if server == "gunicorn":
+            command = ["gunicorn", "project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+            command[0] = str(Path(sys.executable).with_name("gunicorn"))
+            env = self.env
+        else:
+            command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+            env = {**self.env, "DEBUG": "true"}
+        log = self.folder / f"web-{port}.log"
+        with open(log, "w") as output:
+            web = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
+        self.processes.append(web)
+        base = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            if web.poll() is not None:
+                raise RuntimeError(f"The web server exited:\n{log.read_text()[-3000:]}")
+            try:
+                return httpx.get(base + "/jobs/", timeout=2).status_code == 302  # to sign in
+            except httpx.HTTPError:
+                return False
+
+        wait_until(answers, 60, "the web server")
+        web.base_url = base
+        return base
+
+    def credentials(self) -> tuple[dict, dict]:
+        """Cookies and headers of a signed-in browser: a real session, and a CSRF token."""
+        from django.test import Client
+
+        client = Client()
+        client.force_login(self.user)
+        token = secrets.token_hex(16)  # 32 characters: a valid unmasked CSRF secret
+        cookies = {"sessionid": client.cookies["sessionid"].value, "csrftoken": token}
+        return cookies, {"X-CSRFToken": token, "HX-Request": "true"}
+
+    def __exit__(self, *exc_info) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, 9)
+        from django.db import connections
+
+        connections.close_all()
+        self.redis.stop()
+        if self.database_name:
+            import psycopg
+
+            with psycopg.connect(self.postgres_url, autocommit=True) as connection:
+                connection.execute(f"DROP DATABASE IF EXISTS {self.database_name} WITH (FORCE)")
+        shutil.rmtree(self.folder, ignore_errors=True)
