@@ -56,8 +56,14 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     figures = []
+    failed = []
     for module in arguments.only:
-        figures += run_one(module, arguments.smoke)
+        try:
+            figures += run_one(module, arguments.smoke)
+        except RuntimeError as error:  # the others still run and print
+            print(error, file=sys.stderr)
+            failed.append(module)
+            continue
         if module == "pipeline" and not arguments.smoke:
             if postgres_answers(arguments.postgres):
                 figures += run_one(module, arguments.smoke, arguments.postgres)
@@ -65,6 +71,8 @@ def main() -> None:
                 print(f"--- no PostgreSQL at {arguments.postgres}: its throughput is not measured", file=sys.stderr)
     figures.sort(key=lambda figure: figure.benchmark)
     print(text_table(figures))
+    if failed:
+        sys.exit(f"\nFailed: {', '.join(failed)}")
     if not arguments.smoke and arguments.only == BENCHMARKS:
         write_markdown(REPORT, markdown(figures, "make bench", time.strftime("%Y-%m-%d")))
         print(f"\nWritten to {REPORT.relative_to(ROOT)}")
