@@ -86,9 +86,9 @@ HEADER_FILL = (232, 236, 241)
 CELL_PADDING = 2.0  # mm, each side
 
 
-def column_widths(pdf: FPDF, texts: list[list[str]], measured: list[list[float]]) -> list[float] | None:
+def column_widths(pdf: FPDF, measured: list[list[float]]) -> list[float] | None:
     """Widths that fit every cell on one line, spread over the page; None if they cannot."""
-    needed = [max(line[i] for line in measured) + 2 * CELL_PADDING for i in range(len(texts[0]))]
+    needed = [max(column) + 2 * CELL_PADDING for column in zip(*measured, strict=True)]
     if sum(needed) > pdf.epw:
         return None
     spare = (pdf.epw - sum(needed)) / len(needed)
@@ -149,7 +149,7 @@ def to_pdf(title: str, subtitle: str, header: Sequence[str], rows: Sequence[Sequ
     numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) for i in range(len(header))]
     texts = [[str(cell) for cell in header], *([format_cell(cell) for cell in values] for values in rows)]
     measured = [[pdf.get_string_width(text) for text in line] for line in texts]
-    widths = column_widths(pdf, texts, measured)
+    widths = column_widths(pdf, measured)
     if widths:
         draw_table(pdf, texts, measured, widths, numeric)
     else:  # some text is too wide for one line: fpdf2's table wraps it (slower, as it measures every line)

@@ -43,6 +43,11 @@ def send_job_email(job_id) -> bool:
     return True
 
 
+def unannounced() -> Q:
+    """Jobs that ended recently and whose notice has not been shown yet."""
+    return Q(status__in=Job.FINAL_STATUSES, notice_shown=False, finished_at__gte=timezone.now() - NOTICE_WINDOW)
+
+
 def updates(user, page_polls: bool) -> dict:
     """What a page or polled fragment shows of the user's other jobs: notices of those that
     ended recently and were not announced yet (marked announced now), and whether the page needs
@@ -53,9 +58,9 @@ def updates(user, page_polls: bool) -> dict:
     """
     if not user.is_authenticated:
         return {"notices": [], "poll": False}
-    since = timezone.now() - NOTICE_WINDOW
-    fresh = Q(status__in=Job.FINAL_STATUSES, notice_shown=False, finished_at__gte=since)
-    rows = list(Job.objects.for_user(user).filter(fresh | Q(status__in=Job.ACTIVE_STATUSES)).order_by("-finished_at"))
+    rows = list(
+        Job.objects.for_user(user).filter(unannounced() | Q(status__in=Job.ACTIVE_STATUSES)).order_by("-finished_at")
+    )
     notices = [job for job in rows if job.is_finished]
     if notices:
         Job.objects.filter(pk__in=[job.pk for job in notices]).update(notice_shown=True)
@@ -66,9 +71,8 @@ def updates(user, page_polls: bool) -> dict:
 
 def pending(user, exclude=None) -> list:
     """The ids of the user's jobs a notice is waiting for (one cheap query; nothing is marked)."""
-    since = timezone.now() - NOTICE_WINDOW
-    fresh = Job.objects.for_user(user).filter(status__in=Job.FINAL_STATUSES, notice_shown=False, finished_at__gte=since)
-    return [str(pk) for pk in fresh.exclude(pk=exclude).values_list("pk", flat=True)]
+    waiting = Job.objects.for_user(user).filter(unannounced()).exclude(pk=exclude)
+    return [str(pk) for pk in waiting.values_list("pk", flat=True)]
 
 
 def seen(job: Job) -> None:

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
@@ -78,9 +78,10 @@ def see_other(url: str) -> HttpResponse:
     return HttpResponseSeeOther(url)
 
 
-def job_context(job: Job) -> dict:
+def job_context(job: Job, jobs_ahead: int | None = None) -> dict:
     notifications.seen(job)  # its owner is looking at how it ended: no notice for it elsewhere
-    jobs_ahead = jobs.jobs_ahead(job)
+    if jobs_ahead is None:
+        jobs_ahead = jobs.jobs_ahead(job)
     return {
         "job": job,
         "report": catalog.BY_KIND[job.kind],
@@ -102,18 +103,23 @@ def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
 def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
     """The fragment the job page polls; a plain visit (no htmx) goes to the job page.
 
-    A poll that would get the same fragment as last time gets 304 Not Modified instead,
-    before anything is rendered: the browser's cache revalidates with If-None-Match.
+    A poll of an active job that would get the same fragment as last time gets 304 Not
+    Modified instead, before anything is rendered: the browser's cache revalidates with
+    If-None-Match. An ended job's fragment stops the polling, so it is never asked for again.
     """
     job = get_job_for(request.user, job_id)
     if not request.htmx:
         return redirect(job)
-    etag = polling.fragment_etag(job, request.user)
+    jobs_ahead = jobs.jobs_ahead(job)
+    if not job.is_active:
+        return render(request, "reports/job_detail.html#job-status", job_context(job, jobs_ahead))
+    etag = polling.fragment_etag(job, request.user, jobs_ahead)
     response = get_conditional_response(request, etag=etag)
     if response is None:
-        response = render(request, "reports/job_detail.html#job-status", job_context(job))
+        response = render(request, "reports/job_detail.html#job-status", job_context(job, jobs_ahead))
     response["ETag"] = etag
     patch_cache_control(response, private=True, no_cache=True)
+    patch_vary_headers(response, ["HX-Request"])  # the same URL redirects a plain visit
     return response
 
 

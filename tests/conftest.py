@@ -77,9 +77,16 @@ def app_environment(broker_url: str) -> dict:
     }
 
 
-def start_worker(broker_url: str, log_path: Path, name: str = "test-worker", concurrency: int = 2, **settings):
-    """A real worker (prefork) on the project's app through tests.fault_injection, which lets a
-    job ask for a fault through its parameters. `settings` become environment variables.
+def start_worker(
+    broker_url: str,
+    log_path: Path,
+    name: str = "test-worker",
+    concurrency: int = 2,
+    app: str = "tests.fault_injection",
+    **settings,
+):
+    """A real worker (prefork) on the project's app through `app`: by default tests.fault_injection,
+    which lets a job ask for a fault through its parameters. `settings` become environment variables.
 
     It gets a session of its own, so a test can kill the whole worker (main and pool processes).
     """
@@ -87,7 +94,7 @@ def start_worker(broker_url: str, log_path: Path, name: str = "test-worker", con
     environment |= {key: str(value) for key, value in settings.items()}
     with open(log_path, "w") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.fault_injection", "worker", "-l", "info",
+            [sys.executable, "-m", "celery", "-A", app, "worker", "-l", "info",
              "-c", str(concurrency), "--without-mingle", "--without-gossip", "-n", f"{name}@%h"],
             cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

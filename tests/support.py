@@ -11,8 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 60, message: str = "condition") -> object:
-    """Poll until condition() is truthy; fail with a message after timeout seconds."""
+def wait_for(
+    condition: Callable[[], object], timeout: float = 60, message: str = "condition", interval: float = 0.1
+) -> object:
+    """Poll every `interval` seconds until condition() is truthy; fail with a message after timeout seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -20,7 +22,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, message: str 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"Timed out after {timeout} s waiting for {message}")
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 def csv_bytes(header: list[str], rows: list[list]) -> bytes:

@@ -14,13 +14,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 
 from project.embedded_redis import EmbeddedRedis, free_port
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the figures
@@ -28,12 +28,8 @@ USERNAME = "bench"
 
 
 def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.02)
-    raise TimeoutError(f"Timed out waiting for {what}")
+    """tests.support.wait_for, polling often enough not to blur a figure measured by waiting."""
+    return wait_for(condition, timeout, what, interval=0.02)
 
 
 class Stack:
@@ -88,18 +84,13 @@ class Stack:
         return get_user_model().objects.create_user(USERNAME, password=secrets.token_urlsafe(16))
 
     def start_worker(self, concurrency: int = 2, empty_reports: bool = True) -> subprocess.Popen:
-        log = self.folder / f"worker-{len(self.processes)}.log"
-        env = {**self.env, "OFFLOAD_BENCH_EMPTY_REPORTS": "1" if empty_reports else ""}
-        with open(log, "w") as output:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "tests.benchmarks.worker_app", "worker", "-l", "info",
-                 "-c", str(concurrency), "--without-mingle", "--without-gossip", "-n", f"bench{len(self.processes)}@%h"],
-                cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+        from tests.conftest import start_worker  # the suite's own; it reads this process's settings
+
+        name = f"bench{len(self.processes)}"
+        worker = start_worker(self.redis.url, self.folder / f"{name}.log", name, concurrency,
+                              app="tests.benchmarks.worker_app",
+                              OFFLOAD_BENCH_EMPTY_REPORTS="1" if empty_reports else "")  # fmt: skip
         self.processes.append(worker)
-        wait_until(lambda: " ready." in log.read_text() or worker.poll() is not None, 60, "the worker")
-        if worker.poll() is not None:
-            raise RuntimeError(f"The worker exited:\n{log.read_text()[-3000:]}")
         return worker
 
     def start_web(self, server: str = "gunicorn", workers: int = 3) -> str:
@@ -143,13 +134,10 @@ class Stack:
         return cookies, {"X-CSRFToken": token, "HX-Request": "true"}
 
     def __exit__(self, *exc_info) -> None:
+        from tests.conftest import stop_process
+
         for process in reversed(self.processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, 9)
+            stop_process(process)
         from django.db import connections
 
         connections.close_all()
