@@ -56,11 +56,12 @@ def create_job(owner, kind: str, params: dict, input_file=None, add_inputs=None,
     Returns the job as it stands after the attempt: queued, or failed if the broker was down.
     """
     with transaction.atomic():
-        # Lock the owner's row so two quick clicks cannot both slip under the limit.
-        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
         limit = settings.OFFLOAD_MAX_ACTIVE_JOBS
-        if limit and Job.objects.for_user(owner).active().count() >= limit:
-            raise TooManyActiveJobs(limit)
+        if limit:
+            # Lock the owner's row so two quick clicks cannot both slip under the limit.
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+            if Job.objects.for_user(owner).active().count() >= limit:
+                raise TooManyActiveJobs(limit)
         job = Job.objects.create(owner=owner, kind=kind, params=params, input_file=input_file or "", **fields)
         if add_inputs:
             add_inputs(job)

@@ -54,17 +54,16 @@ def updates(user, page_polls: bool) -> dict:
     the notice poller: it does while a job is active, unless it polls for something else already
     and carries the notices on that poll.
 
-    One query reads both (plus an UPDATE when there is news): it runs on every poll.
+    One query on a page that polls anyway (it runs on every poll), two on one that does not.
+    Active jobs are only asked about, never read: someone with hundreds queued pays nothing.
     """
     if not user.is_authenticated:
         return {"notices": [], "poll": False}
-    rows = list(
-        Job.objects.for_user(user).filter(unannounced() | Q(status__in=Job.ACTIVE_STATUSES)).order_by("-finished_at")
-    )
-    notices = [job for job in rows if job.is_finished]
+    mine = Job.objects.for_user(user)
+    notices = list(mine.filter(unannounced()).order_by("-finished_at"))
     if notices:
         Job.objects.filter(pk__in=[job.pk for job in notices]).update(notice_shown=True)
-    poll = not page_polls and any(job.is_active for job in rows)
+    poll = not page_polls and mine.active().exists()
     # Three at once is plenty to read; the rest are marked announced all the same.
     return {"notices": notices[:MAX_NOTICES], "poll": poll}
 

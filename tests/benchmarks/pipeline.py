@@ -25,26 +25,29 @@ def post_job(client: httpx.Client) -> str:
     return response.headers["HX-Push-Url"].rstrip("/").rsplit("/", 1)[1]
 
 
-def click_to_start(stack: Stack, base_url: str, rounds: int) -> tuple[list[float], list[float]]:
-    """Milliseconds from the POST (or apply_async) to the task running in the worker."""
+def click_to_start(stack: Stack, base_url: str, rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """Milliseconds from the POST (or apply_async) to the task running in the worker; and of
+    ours, the part from the POST to the Job row written (the Django request up to the publish)."""
     from reports.models import Job
     from tests.benchmarks.worker_app import noop
 
     cookies, headers = stack.credentials()
-    ours, raw = [], []
+    ours, raw, request = [], [], []
     with httpx.Client(base_url=base_url, cookies=cookies, headers=headers, timeout=30) as client:
         for number in range(rounds + 2):  # the first two warm up connections and code paths
             sent = time.time()
             job_id = post_job(client)
             job = Job.objects.filter(pk=job_id)
             started = wait_until(lambda job=job: job.values_list("started_at", flat=True)[0], 30, "the job to start")
+            created = job.values_list("created_at", flat=True)[0]
             wait_until(lambda job=job: job.get().is_finished, 30, "the job to end")
             sent_raw = time.time()
             started_raw = noop.apply_async().get(timeout=30)
             if number >= 2:
                 ours.append(1000 * (started.timestamp() - sent))
+                request.append(1000 * (created.timestamp() - sent))
                 raw.append(1000 * (started_raw - sent_raw))
-    return ours, raw
+    return ours, raw, request
 
 
 def throughput(stack: Stack, base_url: str, jobs: int, clients: int = 4) -> tuple[float, float]:
@@ -86,13 +89,16 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
         base_url = stack.start_web("gunicorn", workers=3)
         figures = []
         if not postgres_url:
-            ours, raw = click_to_start(stack, base_url, rounds)
+            ours, raw, request = click_to_start(stack, base_url, rounds)
+            to_row = statistics.median(request)
             figures.append(
                 Figure("1. Click to start", "POST → task running, median", statistics.median(ours),
                        statistics.median(raw), "ms", goal="≤ 1.2×",
                        note=f"{rounds} rounds, one at a time, htmx POST to gunicorn vs apply_async of a no-op; "
                             f"p95 {sorted(ours)[int(0.95 * (len(ours) - 1))]:.1f} vs "
-                            f"{sorted(raw)[int(0.95 * (len(raw) - 1))]:.1f} ms").check(lambda r: r <= 1.2)
+                            f"{sorted(raw)[int(0.95 * (len(raw) - 1))]:.1f} ms; of ours, POST → Job row written "
+                            f"{to_row:.1f} ms (the Django request before the publish), row → running "
+                            f"{statistics.median(ours) - to_row:.1f} ms").check(lambda r: r <= 1.2)
             )  # fmt: skip
         ours_rate, raw_rate = throughput(stack, base_url, jobs)
         figures.append(

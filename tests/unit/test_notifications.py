@@ -108,6 +108,23 @@ def test_no_notice_poller_when_nothing_is_active(owner_client, user):
     assert 'hx-get="/notices/"' not in owner_client.get(reverse("home")).content.decode()
 
 
+def test_notices_cost_the_same_however_many_jobs_are_queued(user, django_assert_num_queries):
+    from reports.notifications import updates
+
+    for count in (1, 40):
+        Job.objects.all().delete()
+        for _ in range(count):
+            make_job(user, Job.Status.QUEUED)
+        ended = make_job(user)
+        finish(ended)
+        # The notices waiting, whether anything is active; and marking the notice shown.
+        with django_assert_num_queries(3):
+            shown = updates(user, page_polls=False)
+        assert [job.pk for job in shown["notices"]] == [ended.pk] and shown["poll"]
+        with django_assert_num_queries(1):  # a page that polls anyway asks nothing about the active ones
+            assert updates(user, page_polls=True) == {"notices": [], "poll": False}
+
+
 def test_the_job_being_watched_gets_no_notice_of_its_own(owner_client, user):
     job = make_job(user)
     finish(job)
