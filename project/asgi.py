@@ -1,4 +1,5 @@
-"""ASGI entry point."""
+"""ASGI entry point: what uvicorn serves (`make run` and production), so job pages can be pushed
+their progress over server-sent events. `runserver` and gunicorn serve project/wsgi.py and poll."""
 
 import os
 
@@ -7,3 +8,12 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 application = get_asgi_application()
+
+from django.conf import settings  # noqa: E402  (after the app: settings are configured by then)
+
+if settings.DEBUG:
+    # In development static files come from the apps' folders, as runserver serves them; in
+    # production WhiteNoise serves the collected ones.
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    application = ASGIStaticFilesHandler(application)

@@ -297,6 +297,20 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 1,
 }
 
+# --- Live progress pushed to the page ------------------------------------------------------
+# Under an ASGI server (uvicorn: `make run` and production) a job page opens a server-sent event
+# stream and the fragment is pushed the moment the job changes; under WSGI (runserver, gunicorn)
+# or when a stream cannot open, the page polls as before. Off: every page polls.
+OFFLOAD_STREAMS = env.bool("OFFLOAD_STREAMS", default=True)
+# Open streams one person may hold (each is a connection; browsers allow six per site over
+# HTTP/1.1) and one web process may hold; past either, the page polls instead.
+OFFLOAD_STREAMS_PER_USER = env.int("OFFLOAD_STREAMS_PER_USER", default=4)
+OFFLOAD_STREAMS_PER_PROCESS = env.int("OFFLOAD_STREAMS_PER_PROCESS", default=1000)
+# An idle stream sends a heartbeat this often (seconds), and re-checks its session and job then.
+OFFLOAD_STREAM_HEARTBEAT = env.float("OFFLOAD_STREAM_HEARTBEAT", default=15)
+# Where "job changed" events are published (Redis pub/sub). Empty: the broker's Redis.
+OFFLOAD_EVENTS_REDIS_URL = env.str("OFFLOAD_EVENTS_REDIS_URL", default="")
+
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 
-from . import jobs
+from . import events, jobs
 from .imaging import EncodedImage, ProcessedImage
 from .models import ImageItem, Job
 
@@ -104,6 +104,7 @@ def update_progress(job_id) -> None:
     Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, progress__lt=percent).update(
         progress=percent, step=f"{finished} of {tally['total']} images done"
     )
+    events.job_changed(job_id)  # a tile changed, whether or not the bar moved
 
 
 def build_zip(job: Job) -> None:

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from . import events
 from .files import remove_empty_folders
 from .models import Job, JobArtifact
 
@@ -99,10 +100,12 @@ def start(job_id) -> bool:
     now = timezone.now()
     fields = {"status": Job.Status.RUNNING, "started_at": now, "heartbeat_at": now, "progress": 0, "step": "Starting"}
     if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(**fields):
+        events.job_changed(job_id)
         return True
     running = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
     if running.filter(restarts__lt=settings.OFFLOAD_MAX_RESTARTS).update(restarts=F("restarts") + 1, **fields):
         logger.warning("Job %s was handed back after its worker died; starting it again", job_id)
+        events.job_changed(job_id)
         return True
     reference = new_reference()
     if fail(job_id, crashed_message(settings.OFFLOAD_MAX_RESTARTS + 1), reference):
@@ -124,6 +127,7 @@ def set_progress(job_id, percent: float, step: str) -> None:
     )
     if not updated:
         raise JobNotRunning(job_id)
+    events.job_changed(job_id)
 
 
 def succeed(job_id, result: dict) -> bool:
@@ -155,6 +159,7 @@ def ended(updated: int, job_id) -> bool:
     if updated:
         from .notifications import email_when_asked  # notifications' task imports this module
 
+        events.job_changed(job_id)
         transaction.on_commit(lambda: email_when_asked(job_id))
     return bool(updated)
 
@@ -202,6 +207,7 @@ def cancel(job: Job) -> bool:
     if cancelled:
         from project import celery_app
 
+        events.job_changed(job.pk, job.owner_id)
         try:
             # Saves a worker the trip for a queued job; a running one stops by itself.
             celery_app.control.revoke(job.task_id)
@@ -232,7 +238,9 @@ def delete_job(job: Job) -> bool:
     for item in job.images.all():
         item.original.delete(save=False)
     remove_empty_folders(default_storage, f"jobs/{job.pk}/images", f"jobs/{job.pk}", f"uploads/{job.pk}")
+    job_id = job.pk
     job.delete()
+    events.job_changed(job_id, job.owner_id)  # its open pages close their streams
     return True
 
 
@@ -265,6 +273,7 @@ def retry_later(job_id, attempt: int, attempts: int) -> None:
             status=Job.Status.QUEUED, attempt=attempt,
             step=f"Retrying (attempt {attempt} of {attempts}) after a temporary problem",
         )  # fmt: skip
+        events.job_changed(job_id)
     except Exception:  # the database may be the problem; the retry is scheduled all the same
         logger.warning("Could not record the retry of job %s", job_id, exc_info=True)
 

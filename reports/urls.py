@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import schedule_views, staff_views, views
+from . import schedule_views, staff_views, stream_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,6 +23,7 @@ urlpatterns = [
     path("operations/", staff_views.operations_page, name="operations"),
     path("operations/machinery/", staff_views.workers, name="operations_machinery"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),
+    path("jobs/<uuid:job_id>/events/", stream_views.job_events, name="job_events"),
     path("jobs/<uuid:job_id>/files/<str:name>", views.artifact_download, name="artifact_download"),
     path("jobs/<uuid:job_id>/images/<int:position>/", views.image_file, name="image_file"),
     path(

@@ -16,6 +16,7 @@ from django_htmx.middleware import HtmxDetails
 from . import catalog, jobs, notifications, polling
 from .access import get_job_for, login_required
 from .forms import JobFilterForm
+from .fragments import job_context, streams_available
 from .models import ImageItem, Job
 
 
@@ -56,7 +57,8 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     except jobs.TooManyActiveJobs as refusal:
         return refused(request, report, form, str(refusal))
     if request.htmx:
-        response = render(request, "reports/job_detail.html#job-status", job_context(job))
+        context = job_context(job, streams=streams_available(request))
+        response = render(request, "reports/job_detail.html#job-live", context)
         return push_url(response, job.get_absolute_url())
     return see_other(job.get_absolute_url())
 
@@ -78,24 +80,11 @@ def see_other(url: str) -> HttpResponse:
     return HttpResponseSeeOther(url)
 
 
-def job_context(job: Job, jobs_ahead: int | None = None) -> dict:
-    notifications.seen(job)  # its owner is looking at how it ended: no notice for it elsewhere
-    if jobs_ahead is None:
-        jobs_ahead = jobs.jobs_ahead(job)
-    return {
-        "job": job,
-        "report": catalog.BY_KIND[job.kind],
-        "jobs_ahead": jobs_ahead,
-        "page_polls": job.is_active,
-        "poll_seconds": polling.poll_seconds(job, jobs_ahead),
-    }
-
-
 @require_GET
 @login_required
 def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = get_job_for(request.user, job_id)
-    return render(request, "reports/job_detail.html", job_context(job))
+    return render(request, "reports/job_detail.html", job_context(job, streams=streams_available(request)))
 
 
 @require_GET

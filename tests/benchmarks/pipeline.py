@@ -1,4 +1,4 @@
-"""Click to start, and throughput: the product's path (an htmx POST to gunicorn → a Job row →
+"""Click to start, and throughput: the product's path (an htmx POST to uvicorn → a Job row →
 Redis → a worker) against raw Celery (apply_async of a no-op task) on the same Redis, the same
 result backend and the same two-process worker, in the same run.
 
@@ -86,7 +86,7 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
     database = "PostgreSQL" if postgres_url else "SQLite"
     with Stack(postgres_url) as stack:
         stack.start_worker(concurrency=2)
-        base_url = stack.start_web("gunicorn", workers=3)
+        base_url = stack.start_web("uvicorn", workers=3)
         figures = []
         if not postgres_url:
             ours, raw, request = click_to_start(stack, base_url, rounds)
@@ -94,7 +94,7 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
             figures.append(
                 Figure("1. Click to start", "POST → task running, median", statistics.median(ours),
                        statistics.median(raw), "ms", goal="≤ 1.2×",
-                       note=f"{rounds} rounds, one at a time, htmx POST to gunicorn vs apply_async of a no-op; "
+                       note=f"{rounds} rounds, one at a time, htmx POST to uvicorn vs apply_async of a no-op; "
                             f"p95 {sorted(ours)[int(0.95 * (len(ours) - 1))]:.1f} vs "
                             f"{sorted(raw)[int(0.95 * (len(raw) - 1))]:.1f} ms; of ours, POST → Job row written "
                             f"{to_row:.1f} ms (the Django request before the publish), row → running "
@@ -104,7 +104,7 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
         figures.append(
             Figure("4. Throughput", f"{database}: short jobs end to end", ours_rate, raw_rate, "jobs/s",
                    ratio_as="ours/baseline", goal="≥ 0.5×",
-                   note=f"{jobs} jobs posted by 4 clients to gunicorn (3 workers), one worker with 2 processes; "
+                   note=f"{jobs} jobs posted by 4 clients to uvicorn (3 workers), one worker with 2 processes; "
                         "baseline: as many no-op tasks, results in the same django-db backend").check(lambda r: r >= 0.5)
         )  # fmt: skip
     return figures

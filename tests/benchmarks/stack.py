@@ -1,7 +1,7 @@
 """What the benchmarks that need the whole product run against: a private Redis, a fresh
 database (SQLite in a temporary folder, or a throwaway PostgreSQL database), a signed-in user,
-real worker processes and a real web server (gunicorn as the README's production command runs
-it, or runserver as `make run` does).
+real worker processes and a real web server (uvicorn as the README's production command and
+`make run` run it, or the seed's runserver).
 
 Django is set up in the calling process with the same settings, so a benchmark can read and
 write rows directly. One Stack per process: run each benchmark in its own (see __main__.py).
@@ -93,17 +93,17 @@ class Stack:
         self.processes.append(worker)
         return worker
 
-    def start_web(self, server: str = "gunicorn", workers: int = 3) -> str:
-        """A web server on a free port; its base URL. gunicorn as the README's production
-        command runs it, or runserver as `make run` runs it (DEBUG on, as in development)."""
+    def start_web(self, server: str = "uvicorn", workers: int = 3, debug: bool = False) -> str:
+        """A web server on a free port; its base URL. uvicorn as the README's production command
+        runs it (or, with `debug`, as `make run` does: DEBUG on), or runserver (DEBUG on, as the
+        seed's terminal runs it)."""
         port = free_port()
-        if server == "gunicorn":
-            command = ["gunicorn", "project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-            command[0] = str(Path(sys.executable).with_name("gunicorn"))
-            env = self.env
+        env = {**self.env, "DEBUG": "true"} if debug or server == "runserver" else self.env
+        if server == "uvicorn":
+            command = [str(Path(sys.executable).with_name("uvicorn")), "project.asgi:application", "--host",
+                       "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log"]  # fmt: skip
         else:
             command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-            env = {**self.env, "DEBUG": "true"}
         log = self.folder / f"web-{port}.log"
         with open(log, "w") as output:
             web = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,

@@ -64,7 +64,7 @@ def status_fragment(stack: Stack, base_url: str, seconds: float) -> list[Figure]
     small, large = fragment_queries(stack, 5), fragment_queries(stack, 50)
     return [
         Figure("2. Status fragment", "requests per second", ours, bare, "req/s", goal="≥ 0.66×",
-               note="a running job's fragment rendered in full (no If-None-Match), 8 clients, gunicorn with 3 "
+               note="a running job's fragment rendered in full (no If-None-Match), 8 clients, uvicorn with 3 "
                     "workers, vs a signed-in view returning a constant fragment").check(lambda r: r >= 0.66),
         Figure("2. Status fragment", "queries per poll, 5 → 50 images", large, small, "queries",
                goal="constant", note=f"the bare view makes {bare_queries(stack)} (session, user)"
@@ -141,23 +141,23 @@ def run(smoke: bool = False) -> list[Figure]:
     )
     figures = []
     with Stack() as stack:
-        production = stack.start_web("gunicorn", workers=3)
+        production = stack.start_web("uvicorn", workers=3)
         figures += status_fragment(stack, production, seconds)
         held_production, log_production = watchers(stack, production, steps, watch_seconds)
-        development = stack.start_web("runserver")
+        development = stack.start_web("uvicorn", workers=1, debug=True)
         held_development, log_development = watchers(stack, development, steps, watch_seconds)
         figures.append(
             Figure("3. Watchers", f"pages polling 1/s with p95 < {P95_LIMIT_MS} ms", held_production, held_development,
-                   "pages", goal="report", note=f"ours: gunicorn, 3 workers, DEBUG off ({'; '.join(log_production)}); "
-                   f"baseline: runserver as `make run` serves it ({'; '.join(log_development)}); steps of "
+                   "pages", goal="report", note=f"ours: uvicorn, 3 workers, DEBUG off ({'; '.join(log_production)}); "
+                   f"baseline: uvicorn as `make run` serves it (1 process, DEBUG on) ({'; '.join(log_development)}); steps of "
                    f"{watch_seconds:.0f} s; every poll rendered in full")
         )  # fmt: skip
-        stack.start_web("gunicorn", workers=1)  # one worker, so the CPU counted is this page's
+        stack.start_web("uvicorn", workers=1)  # one process, so the CPU counted is this page's
         server = stack.processes[-1]
         before = one_page_watching(stack, server, page_seconds, conditional=False)
         after = one_page_watching(stack, server, page_seconds, conditional=True)
         what = (f"one page for {page_seconds:.0f} s (queued behind another job for a third, then running, moving "
-                f"every 5 s), gunicorn with 1 worker; baseline: every 1 s, no ETag ({before[2]} polls); "
+                f"every 5 s), uvicorn with 1 process; baseline: every 1 s, no ETag ({before[2]} polls); "
                 f"ours: ETag/304 and 3 s polls while queued behind others ({after[2]} polls)")  # fmt: skip
         figures += [
             Figure("8. Polling cost", "bytes per minute", after[0] / 1024, before[0] / 1024, "KiB",

@@ -1,0 +1,31 @@
+"""What the job fragment (job_detail.html#job-status) is rendered from, whether it is part of
+a page, answers a poll, or is pushed down a stream."""
+
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+
+from . import catalog, jobs, notifications, polling
+from .models import Job
+
+
+def streams_available(request) -> bool:
+    """Push needs an ASGI server: under WSGI (runserver, gunicorn) a stream would hold a whole
+    worker thread, so pages there only poll."""
+    return settings.OFFLOAD_STREAMS and isinstance(request, ASGIRequest)
+
+
+def job_context(job: Job, jobs_ahead: int | None = None, *, pushed: bool = False, streams: bool = False) -> dict:
+    """`pushed`: rendered for a stream, so it does not poll (it polls again if the stream fails).
+    `streams`: the page may open a stream for this job (see the job-live partial)."""
+    notifications.seen(job)  # its owner is looking at how it ended: no notice for it elsewhere
+    if jobs_ahead is None:
+        jobs_ahead = jobs.jobs_ahead(job)
+    return {
+        "job": job,
+        "report": catalog.BY_KIND[job.kind],
+        "jobs_ahead": jobs_ahead,
+        "page_polls": job.is_active,
+        "poll_seconds": polling.poll_seconds(job, jobs_ahead),
+        "pushed": pushed,
+        "streams": streams and job.is_active,
+    }

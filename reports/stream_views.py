@@ -1,0 +1,37 @@
+"""The one asynchronous view: a job's server-sent event stream (see reports/streams.py)."""
+
+from asgiref.sync import sync_to_async
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from . import streams
+from .fragments import streams_available
+from .models import Job
+
+
+@require_GET
+async def job_events(request: HttpRequest, job_id) -> HttpResponse:
+    """404 for anyone but the owner (signed out included: an event stream cannot follow a
+    redirect to the sign-in page); 204 where this server cannot stream (the page polls); 429
+    when the person or the process has as many streams open as allowed (it polls, and retries)."""
+    user = await request.auser()
+    if not user.is_authenticated or not await owns(user, job_id):
+        raise Http404("No such job.")
+    if not streams_available(request):
+        return HttpResponse(status=204)
+    redis = streams.connect()
+    slot = await streams.take_slot(redis, user.pk)
+    if slot is None:
+        await redis.aclose()
+        return HttpResponse("Too many open streams; this page polls instead.", status=429, content_type="text/plain")
+    response = StreamingHttpResponse(
+        streams.job_stream(request, user, job_id, redis, slot), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
+@sync_to_async
+def owns(user, job_id) -> bool:
+    return Job.objects.for_user(user).filter(pk=job_id).exists()

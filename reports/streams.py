@@ -1,0 +1,205 @@
+"""Server-sent event streams of a job fragment: on connect the current fragment, then the
+re-rendered fragment whenever the owner's "job changed" events (reports/events.py) say it may
+have changed, a heartbeat while idle, and the final fragment before the stream ends.
+
+A stream holds no database connection while it waits: each render reads in a pool thread and
+closes what it opened. Open streams are counted per person (in Redis, so across web processes)
+and per process; past either limit the page simply keeps polling.
+"""
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import close_old_connections, connections
+from django.template.loader import render_to_string
+
+from . import events
+from .fragments import job_context
+from .models import Job
+
+logger = logging.getLogger(__name__)
+
+# Streams open in this process (one event loop per process: no lock needed).
+open_here = 0
+
+
+@dataclass
+class Slot:
+    """A place among the person's open streams, held until the stream ends."""
+
+    key: str
+    member: str
+    released: bool = False
+
+
+def user_key(user_id) -> str:
+    return f"offload:streams:{user_id}"
+
+
+async def take_slot(redis: aioredis.Redis, user_id) -> Slot | None:
+    """A place for one more stream, or None when the person or this process has no room.
+
+    Each entry in the person's sorted set expires two heartbeats after its stream last beat,
+    so the places of streams lost with a killed process come back by themselves.
+    """
+    global open_here
+    if open_here >= settings.OFFLOAD_STREAMS_PER_PROCESS:
+        return None
+    slot = Slot(user_key(user_id), secrets.token_hex(8))
+    now = time.time()
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.zremrangebyscore(slot.key, "-inf", now)
+        pipe.zadd(slot.key, {slot.member: now + 2 * settings.OFFLOAD_STREAM_HEARTBEAT})
+        pipe.zcard(slot.key)
+        pipe.expire(slot.key, int(4 * settings.OFFLOAD_STREAM_HEARTBEAT) + 1)
+        _, _, count, _ = await pipe.execute()
+    if count > settings.OFFLOAD_STREAMS_PER_USER:
+        await redis.zrem(slot.key, slot.member)
+        return None
+    open_here += 1
+    return slot
+
+
+async def keep_slot(redis: aioredis.Redis, slot: Slot) -> None:
+    await redis.zadd(slot.key, {slot.member: time.time() + 2 * settings.OFFLOAD_STREAM_HEARTBEAT}, xx=True)
+    await redis.expire(slot.key, int(4 * settings.OFFLOAD_STREAM_HEARTBEAT) + 1)
+
+
+async def release_slot(redis: aioredis.Redis, slot: Slot) -> None:
+    global open_here
+    if slot.released:
+        return
+    slot.released = True
+    open_here -= 1
+    try:
+        await redis.zrem(slot.key, slot.member)
+    except Exception:  # expires by itself
+        logger.warning("Could not release a stream's place", exc_info=True)
+
+
+def connect() -> aioredis.Redis:
+    return aioredis.Redis.from_url(events.redis_url(), socket_connect_timeout=events.SOCKET_TIMEOUT)
+
+
+def sse(event: str, data: str = "") -> bytes:
+    """One server-sent event; every line of the data gets its own `data:` field."""
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return f"event: {event}\n{lines}\n".encode()
+
+
+HEARTBEAT = b": heartbeat\n\n"
+
+
+# A form's CSRF token is masked afresh on every render: not a change worth pushing.
+CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
+
+
+@dataclass(frozen=True)
+class Render:
+    html: str
+    final: bool
+
+    @property
+    def content(self) -> str:
+        return CSRF_VALUE.sub(r'\1"', self.html)
+
+
+def render_fragment(request, user, job_id) -> Render | None:
+    """The job's fragment as a stream pushes it; None once the job is gone (deleted)."""
+    try:
+        job = Job.objects.for_user(user).filter(pk=job_id).first()
+        if job is None:
+            return None
+        html = render_to_string("reports/job_detail.html#job-status", job_context(job, pushed=True), request)
+        return Render(html, final=not job.is_active)
+    finally:
+        connections.close_all()  # this pool thread's own connection: nothing held while waiting
+
+
+def gone_fragment(job_id) -> str:
+    return render_to_string("reports/job_detail.html#job-gone", {"job_id": job_id})
+
+
+def session_alive(session: SessionBase) -> bool:
+    try:
+        return session.session_key is not None and session.exists(session.session_key)
+    finally:
+        connections.close_all()
+
+
+in_pool = sync_to_async(thread_sensitive=False)
+
+
+async def job_stream(request, user, job_id, redis: aioredis.Redis, slot: Slot) -> AsyncIterator[bytes]:
+    """The body of /jobs/<id>/events/. Ends with an `end` event (the page then stops listening)
+    when the job has ended or is deleted, or when the session has signed out."""
+    # The request's own thread may hold a connection from the session and sign-in checks.
+    await sync_to_async(close_old_connections)()
+    await sync_to_async(connections.close_all)()
+    session = events.session_tag(request.session.session_key or "")
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        # Subscribed before the first render, so no change can slip between the two.
+        await pubsub.subscribe(events.channel(user.pk))
+        last_content = None
+        while True:
+            fragment = await in_pool(render_fragment)(request, user, job_id)
+            if fragment is None:
+                yield sse("job", await in_pool(gone_fragment)(job_id))
+                yield sse("end")
+                return
+            if fragment.content != last_content:
+                yield sse("job", fragment.html)
+                last_content = fragment.content
+            if fragment.final:
+                yield sse("end")
+                return
+            outcome = await next_change(pubsub, session)
+            if outcome == "signed out":
+                yield sse("end")
+                return
+            if outcome == "idle":
+                yield HEARTBEAT
+                if not await in_pool(session_alive)(request.session):
+                    yield sse("end")
+                    return
+                await keep_slot(redis, slot)
+    finally:
+        await release_slot(redis, slot)
+        try:
+            await pubsub.aclose()
+            await redis.aclose()
+        except Exception:
+            logger.debug("Closing a stream's Redis connection failed", exc_info=True)
+
+
+async def next_change(pubsub, session: str) -> str:
+    """Wait for an event of the owner's jobs: "changed", "signed out", or "idle" after a heartbeat's
+    wait. Any job of theirs counts: its notice may need showing on this page."""
+    deadline = time.monotonic() + settings.OFFLOAD_STREAM_HEARTBEAT
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            message = await asyncio.wait_for(pubsub.get_message(timeout=left), timeout=left + 1)
+        except TimeoutError:
+            return "idle"
+        if message is None:
+            continue
+        try:
+            body = json.loads(message["data"])
+        except (TypeError, ValueError):
+            continue
+        if body.get("session") == session:
+            return "signed out"
+        if "job" in body:
+            return "changed"
+    return "idle"
