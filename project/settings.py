@@ -308,6 +308,9 @@ OFFLOAD_STREAMS_PER_USER = env.int("OFFLOAD_STREAMS_PER_USER", default=4)
 OFFLOAD_STREAMS_PER_PROCESS = env.int("OFFLOAD_STREAMS_PER_PROCESS", default=1000)
 # An idle stream sends a heartbeat this often (seconds), and re-checks its session and job then.
 OFFLOAD_STREAM_HEARTBEAT = env.float("OFFLOAD_STREAM_HEARTBEAT", default=15)
+# A stream is closed after this long (seconds) and the browser opens a fresh one at once: no
+# connection is held for ever, and a long-open page re-checks its access now and then.
+OFFLOAD_STREAM_MAX_SECONDS = env.float("OFFLOAD_STREAM_MAX_SECONDS", default=600)
 # Where "job changed" events are published (Redis pub/sub). Empty: the broker's Redis.
 OFFLOAD_EVENTS_REDIS_URL = env.str("OFFLOAD_EVENTS_REDIS_URL", default="")
 

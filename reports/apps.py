@@ -7,7 +7,11 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
+        from django.db.models.signals import post_delete
 
         from . import events
+        from .models import Job
 
+        # Open streams hear of these at once instead of at their next heartbeat.
         user_logged_out.connect(events.on_sign_out, dispatch_uid="offload-streams-sign-out")
+        post_delete.connect(events.on_job_deleted, sender=Job, dispatch_uid="offload-streams-job-deleted")

@@ -100,3 +100,8 @@ def on_sign_out(sender, request, user, **kwargs) -> None:
     """user_logged_out: the session's streams end now rather than at their next heartbeat."""
     if user is not None and request.session.session_key:
         session_ended(user.pk, request.session.session_key)
+
+
+def on_job_deleted(sender, instance, **kwargs) -> None:
+    """post_delete, however the job went (its owner, retention, the admin): its streams end."""
+    job_changed(instance.pk, instance.owner_id)

@@ -238,9 +238,7 @@ def delete_job(job: Job) -> bool:
     for item in job.images.all():
         item.original.delete(save=False)
     remove_empty_folders(default_storage, f"jobs/{job.pk}/images", f"jobs/{job.pk}", f"uploads/{job.pk}")
-    job_id = job.pk
     job.delete()
-    events.job_changed(job_id, job.owner_id)  # its open pages close their streams
     return True
 
 

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import close_old_connections, connections
+from django.db import connections
 from django.template.loader import render_to_string
 
 from . import events
@@ -98,6 +98,8 @@ def sse(event: str, data: str = "") -> bytes:
 
 
 HEARTBEAT = b": heartbeat\n\n"
+# How soon a browser reconnects after a stream drops (milliseconds); the page polls meanwhile.
+RECONNECT = b"retry: 2000\n\n"
 
 
 # A form's CSRF token is masked afresh on every render: not a change worth pushing.
@@ -143,14 +145,15 @@ in_pool = sync_to_async(thread_sensitive=False)
 async def job_stream(request, user, job_id, redis: aioredis.Redis, slot: Slot) -> AsyncIterator[bytes]:
     """The body of /jobs/<id>/events/. Ends with an `end` event (the page then stops listening)
     when the job has ended or is deleted, or when the session has signed out."""
-    # The request's own thread may hold a connection from the session and sign-in checks.
-    await sync_to_async(close_old_connections)()
+    # The request's own thread holds a connection from the session and ownership checks.
     await sync_to_async(connections.close_all)()
     session = events.session_tag(request.session.session_key or "")
+    closes_at = time.monotonic() + settings.OFFLOAD_STREAM_MAX_SECONDS
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
     try:
         # Subscribed before the first render, so no change can slip between the two.
         await pubsub.subscribe(events.channel(user.pk))
+        yield RECONNECT
         last_content = None
         while True:
             fragment = await in_pool(render_fragment)(request, user, job_id)
@@ -164,7 +167,9 @@ async def job_stream(request, user, job_id, redis: aioredis.Redis, slot: Slot) -
             if fragment.final:
                 yield sse("end")
                 return
-            outcome = await next_change(pubsub, session)
+            if time.monotonic() >= closes_at:
+                return  # no `end`: the browser reconnects to a fresh stream
+            outcome = await next_change(pubsub, session, closes_at)
             if outcome == "signed out":
                 yield sse("end")
                 return
@@ -183,10 +188,11 @@ async def job_stream(request, user, job_id, redis: aioredis.Redis, slot: Slot) -
             logger.debug("Closing a stream's Redis connection failed", exc_info=True)
 
 
-async def next_change(pubsub, session: str) -> str:
+async def next_change(pubsub, session: str, closes_at: float) -> str:
     """Wait for an event of the owner's jobs: "changed", "signed out", or "idle" after a heartbeat's
-    wait. Any job of theirs counts: its notice may need showing on this page."""
-    deadline = time.monotonic() + settings.OFFLOAD_STREAM_HEARTBEAT
+    wait (or when the stream is due to close). Any job of theirs counts: its notice may need
+    showing on this page."""
+    deadline = min(time.monotonic() + settings.OFFLOAD_STREAM_HEARTBEAT, closes_at)
     while (left := deadline - time.monotonic()) > 0:
         try:
             message = await asyncio.wait_for(pubsub.get_message(timeout=left), timeout=left + 1)

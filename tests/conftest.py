@@ -116,6 +116,38 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
             process.wait(timeout=10)
 
 
+def start_asgi_server(broker_url: str, log_path: Path, **settings) -> subprocess.Popen:
+    """uvicorn serving project.asgi as `make run` does (DEBUG on: it serves the static files too),
+    on a free port; `server.url` is its address. `settings` become environment variables."""
+    from project.embedded_redis import free_port
+
+    port = free_port()
+    environment = {
+        **app_environment(broker_url),
+        "DEBUG": "true",
+        **{key: str(value) for key, value in settings.items()},
+    }
+    with open(log_path, "a") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    wait_for(lambda: "Uvicorn running" in log_path.read_text() or server.poll() is not None, 60, "uvicorn to start")
+    if server.poll() is not None:
+        raise RuntimeError(f"uvicorn exited early:\n{log_path.read_text()}")
+    server.url, server.log_path = f"http://127.0.0.1:{port}", log_path
+    return server
+
+
+@pytest.fixture(scope="session")
+def asgi_server(broker, django_db_setup, tmp_path_factory):
+    """The suite's ASGI web server (uvicorn), with streams; heartbeats every second, so tests
+    that wait on one do not wait long."""
+    server = start_asgi_server(broker.url, tmp_path_factory.mktemp("asgi") / "uvicorn.log", OFFLOAD_STREAM_HEARTBEAT=1)
+    yield server
+    stop_process(server)
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(broker, django_db_setup, django_db_blocker, tmp_path_factory):
     """The shared worker of the suite; retries a second apart, not five, so retry tests do not wait."""

@@ -4,7 +4,7 @@ import csv
 import io
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -78,3 +78,28 @@ def sign_in(page, live_server, username="ada", password="correct horse battery")
     page.fill("#id_password", password)
     page.click("button:has-text('Sign in')")
     expect(page.get_by_role("heading", name="Reports")).to_be_visible()
+
+
+def server_sent_events(response) -> Iterator[tuple[str, str]]:
+    """(event, data) pairs from a streaming httpx response, as an EventSource would see them."""
+    event, data = "message", []
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                yield event, "\n".join(data)
+            elif event != "message":
+                yield event, ""
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+
+
+def signed_in_cookies(user) -> dict:
+    """A real session for `user` in the shared database, as a browser that signed in holds it."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value}

@@ -1,0 +1,108 @@
+"""Progress pushed to a real browser (Debian's Chromium) by uvicorn, and polling taking over
+when the stream cannot open or drops."""
+
+import pytest
+from playwright.sync_api import expect
+
+from reports import jobs
+from reports.models import Job
+from tests.conftest import start_asgi_server, stop_process
+from tests.fault_injection import FAULT
+from tests.support import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SALES_PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
+PUSHED = "article[hx-trigger^='htmx:sseError']"  # the fragment as a stream pushes it: it does not poll
+
+
+def watch(page) -> dict[str, list[str]]:
+    seen = {"polls": [], "streams": []}
+
+    def sent(request) -> None:
+        if "/status/" in request.url:
+            seen["polls"].append(request.url)
+        elif "/events/" in request.url:
+            seen["streams"].append(request.url)
+
+    page.on("request", sent)
+    return seen
+
+
+def bar_values_until_the_result(page) -> set[str]:
+    values = set()
+    result = page.locator(".result table")
+    bar = page.get_by_role("progressbar")
+    for _ in range(600):
+        if result.is_visible():
+            return values
+        if bar.count():
+            values.add(bar.get_attribute("aria-valuenow"))
+        page.wait_for_timeout(100)
+    raise AssertionError("the result never appeared")
+
+
+def test_the_bar_moves_by_push_with_no_polling_while_the_stream_is_open(page, asgi_server, celery_worker_process, user):
+    sign_in(page, asgi_server)
+    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:5"})
+    seen = watch(page)
+    loads = []
+    page.on("load", lambda _: loads.append(1))
+    page.goto(f"{asgi_server.url}/jobs/{job.pk}/")
+    expect(page.locator(PUSHED)).to_have_count(1)  # the stream's first push has replaced the polled fragment
+    seen["polls"].clear()
+    values = bar_values_until_the_result(page)
+    assert len(values - {None}) >= 3, values  # the bar moved
+    assert seen["polls"] == []  # ... with not one poll
+    assert len(seen["streams"]) == 1 and len(loads) == 1  # one stream, no reload
+    expect(page.locator(".job--succeeded")).to_be_visible()
+
+
+def test_pushes_a_few_milliseconds_apart_are_none_of_them_lost(page, asgi_server, user):
+    """A quick job's last changes come in a burst: a push must not land on a fragment mid-swap."""
+    sign_in(page, asgi_server)
+    job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS)  # no worker takes it
+    page.goto(f"{asgi_server.url}/jobs/{job.pk}/")
+    expect(page.locator(PUSHED)).to_have_count(1)
+    # What a worker writes for a job that takes no time at all, as fast as it can.
+    jobs.start(job.pk)
+    jobs.set_progress(job.pk, 60, "Almost there")
+    jobs.fail(job.pk, "Stopped on purpose by the test.")
+    expect(page.get_by_text("Stopped on purpose by the test.")).to_be_visible(timeout=10_000)
+
+
+def test_with_the_stream_blocked_polling_takes_over(page, asgi_server, celery_worker_process, user):
+    sign_in(page, asgi_server)
+    page.route("**/events/", lambda route: route.abort())  # a proxy that refuses event streams
+    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:4"})
+    seen = watch(page)
+    page.goto(f"{asgi_server.url}/jobs/{job.pk}/")
+    values = bar_values_until_the_result(page)
+    assert len(values - {None}) >= 2, values
+    assert len(seen["polls"]) >= 2 and seen["streams"]
+    expect(page.locator(PUSHED)).to_have_count(0)
+
+
+def test_when_the_stream_drops_polling_takes_over(page, broker, celery_worker_process, user, tmp_path):
+    server = start_asgi_server(broker.url, tmp_path / "uvicorn.log", OFFLOAD_STREAM_MAX_SECONDS=2)
+    try:
+        sign_in(page, server)
+        opened = []
+
+        def first_stream_only(route) -> None:
+            opened.append(route.request.url)
+            route.continue_() if len(opened) == 1 else route.abort()  # it cannot come back
+
+        page.route("**/events/", first_stream_only)
+        job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:8"})
+        seen = watch(page)
+        page.goto(f"{server.url}/jobs/{job.pk}/")
+        expect(page.locator(PUSHED)).to_have_count(1)
+        seen["polls"].clear()
+        # The server ends the stream after 2 s; the page fetches its fragment, which polls again.
+        expect(page.locator(PUSHED)).to_have_count(0, timeout=10_000)
+        values = bar_values_until_the_result(page)
+        assert len(values - {None}) >= 2, values
+        assert len(seen["polls"]) >= 3 and len(opened) >= 2
+    finally:
+        stop_process(server)

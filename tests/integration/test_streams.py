@@ -1,0 +1,175 @@
+"""Pushed progress end to end: a real worker publishes "job changed" on a real Redis, uvicorn
+streams the re-rendered fragment over server-sent events, an HTTP client reads it."""
+
+import re
+import threading
+import time
+
+import httpx
+import pytest
+from django.db import connection
+
+from reports import jobs
+from reports.models import Job
+from tests.conftest import start_asgi_server, stop_process
+from tests.fault_injection import FAULT
+from tests.support import server_sent_events, signed_in_cookies, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SALES_PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
+PERCENT = re.compile(r'aria-valuenow="(\d+)"')
+
+
+def events_url(server, job) -> str:
+    return f"{server.url}/jobs/{job.pk}/events/"
+
+
+def queued_job(user) -> Job:
+    """A job no worker will take (nothing consumes its queue in these tests): it stays active."""
+    return Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS)
+
+
+class Listener:
+    """Reads a stream on a thread of its own, so the test can act while it is open."""
+
+    def __init__(self, url: str, cookies: dict):
+        self.events: list[tuple[str, str]] = []
+        self.status = None
+        self.ended = threading.Event()
+        self.client = httpx.Client(cookies=cookies, timeout=60)
+        threading.Thread(target=self.listen, args=(url,), daemon=True).start()
+        wait_for(lambda: self.status is not None, 20, "the stream to answer")
+        OPEN.append(self)
+
+    def listen(self, url) -> None:
+        try:
+            with self.client.stream("GET", url) as response:
+                self.status = response.status_code
+                for event in server_sent_events(response):
+                    self.events.append(event)
+        except (httpx.HTTPError, RuntimeError):  # closed by the test
+            pass
+        finally:
+            self.status = self.status or 0
+            self.ended.set()
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.events]
+
+
+OPEN: list[Listener] = []
+
+
+@pytest.fixture(autouse=True)
+def close_listeners():
+    """A stream left open would keep its person's place for the tests after."""
+    yield
+    while OPEN:
+        OPEN.pop().client.close()
+
+
+def test_the_stream_pushes_progress_in_order_then_the_final_fragment(asgi_server, celery_worker_process, user):
+    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:3"})
+    client = httpx.Client(cookies=signed_in_cookies(user), timeout=60)
+    with client, client.stream("GET", events_url(asgi_server, job)) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        received = list(server_sent_events(response))
+    names = [name for name, _ in received]
+    assert names[-1] == "end" and set(names[:-1]) == {"job"}
+    fragments = [data for name, data in received if name == "job"]
+    percents = [int(match.group(1)) for data in fragments if (match := PERCENT.search(data))]
+    assert len(set(percents)) >= 3, percents  # the bar moved, pushed step by step
+    assert percents == sorted(percents)  # in order
+    assert 'hx-trigger="every' not in "".join(fragments)  # a pushed fragment does not poll
+    assert 'hx-trigger="htmx:sseError' in fragments[0]  # ... unless its stream fails
+    final = fragments[-1]
+    assert "job--succeeded" in final and "<table" in final and "hx-get" not in final.split(">")[0]
+
+
+def test_another_users_stream_and_a_signed_out_one_are_404(asgi_server, user, other_user):
+    job = queued_job(user)
+    assert httpx.get(events_url(asgi_server, job), cookies=signed_in_cookies(other_user)).status_code == 404
+    assert httpx.get(events_url(asgi_server, job)).status_code == 404
+    assert httpx.get(f"{asgi_server.url}/jobs/{job.pk}/status/", cookies=signed_in_cookies(other_user),
+                     headers={"HX-Request": "true"}).status_code == 404  # fmt: skip
+
+
+def test_a_stream_that_runs_its_time_ends_without_end_so_the_browser_reconnects(broker, user, tmp_path):
+    server = start_asgi_server(broker.url, tmp_path / "uvicorn.log", OFFLOAD_STREAM_MAX_SECONDS=1)
+    try:
+        job = queued_job(user)
+        cookies = signed_in_cookies(user)
+        started = time.monotonic()
+        with httpx.Client(cookies=cookies, timeout=30).stream("GET", events_url(server, job)) as response:
+            received = list(server_sent_events(response))
+        assert time.monotonic() - started < 10
+        assert [name for name, _ in received] == ["job"]  # no `end`: the page polls, then reconnects
+        # The fragment the page falls back to polls, as a page without a stream does.
+        polled = httpx.get(f"{server.url}/jobs/{job.pk}/status/", cookies=cookies, headers={"HX-Request": "true"})
+        assert polled.status_code == 200 and 'hx-trigger="every 1s"' in polled.text
+    finally:
+        stop_process(server)
+
+
+def test_a_person_may_hold_only_so_many_streams_then_pages_poll(broker, user, tmp_path):
+    server = start_asgi_server(broker.url, tmp_path / "uvicorn.log", OFFLOAD_STREAMS_PER_USER=2)
+    try:
+        cookies = signed_in_cookies(user)
+        job = queued_job(user)
+        first, second = (
+            Listener(events_url(server, job), cookies),
+            Listener(events_url(server, queued_job(user)), cookies),
+        )
+        assert first.status == second.status == 200
+        refused = httpx.get(events_url(server, queued_job(user)), cookies=cookies)
+        assert refused.status_code == 429 and "polls instead" in refused.text
+        # One page's job ends, so its stream does: its place is free again.
+        jobs.cancel(job)
+        assert first.ended.wait(20) and first.names()[-1] == "end"
+        third = Listener(events_url(server, queued_job(user)), cookies)
+        assert third.status == 200
+    finally:
+        stop_process(server)
+
+
+def test_signing_out_ends_the_sessions_streams_at_once(asgi_server, user):
+    cookies = signed_in_cookies(user)
+    listener = Listener(events_url(asgi_server, queued_job(user)), cookies)
+    wait_for(lambda: listener.names() == ["job"], 20, "the first fragment")
+    token = "a" * 32
+    with httpx.Client(base_url=asgi_server.url, cookies={**cookies, "csrftoken": token}) as client:
+        response = client.post("/accounts/logout/", headers={"X-CSRFToken": token})
+    assert response.status_code in (200, 302)
+    assert listener.ended.wait(10) and listener.names() == ["job", "end"]
+
+
+def test_deleting_the_job_ends_its_stream_with_a_note(asgi_server, user):
+    job = queued_job(user)
+    listener = Listener(events_url(asgi_server, job), signed_in_cookies(user))
+    wait_for(lambda: listener.names() == ["job"], 20, "the first fragment")
+    job.delete()
+    assert listener.ended.wait(10) and listener.names() == ["job", "job", "end"]
+    assert "This job was deleted" in listener.events[1][1]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL's connections")
+def test_open_streams_hold_no_database_connection_while_they_wait(asgi_server, user):
+    def connections_to_this_database() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    cookies = signed_in_cookies(user)
+    warm_up = Listener(events_url(asgi_server, queued_job(user)), cookies)
+    wait_for(lambda: warm_up.names() == ["job"], 20, "the first fragment")
+    time.sleep(1.5)  # a heartbeat: the server's sessions check has run and closed its connection
+    before = connections_to_this_database()
+    listeners = [Listener(events_url(asgi_server, queued_job(user)), cookies) for _ in range(3)]
+    wait_for(lambda: all(listener.names() == ["job"] for listener in listeners), 20, "the first fragments")
+    time.sleep(2.5)  # two heartbeats each, with their session checks
+    assert connections_to_this_database() <= before
