@@ -1,26 +1,38 @@
 """The one asynchronous view: a job's server-sent event stream (see reports/streams.py)."""
 
+import logging
+
 from asgiref.sync import sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
+from redis.exceptions import RedisError
 
 from . import streams
 from .fragments import streams_available
 from .models import Job
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
 async def job_events(request: HttpRequest, job_id) -> HttpResponse:
     """404 for anyone but the owner (signed out included: an event stream cannot follow a
     redirect to the sign-in page); 204 where this server cannot stream (the page polls); 429
-    when the person or the process has as many streams open as allowed (it polls, and retries)."""
+    when the person or the process has as many streams open as allowed, 503 when Redis cannot be
+    reached (either way the page polls, and retries the stream later)."""
     user = await request.auser()
     if not user.is_authenticated or not await owns(user, job_id):
         raise Http404("No such job.")
     if not streams_available(request):
         return HttpResponse(status=204)
     redis = streams.connect()
-    slot = await streams.take_slot(redis, user.pk)
+    try:
+        slot = await streams.take_slot(redis, user.pk)
+    except RedisError:
+        await redis.aclose()
+        logger.warning("Redis is unreachable: job pages poll until it is back", exc_info=True)
+        return HttpResponse("Live updates are unavailable; this page polls instead.", status=503,
+                            content_type="text/plain")  # fmt: skip
     if slot is None:
         await redis.aclose()
         return HttpResponse("Too many open streams; this page polls instead.", status=429, content_type="text/plain")

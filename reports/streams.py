@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import connections
 from django.template.loader import render_to_string
+from redis.exceptions import RedisError
 
 from . import events
 from .fragments import job_context
@@ -179,6 +180,9 @@ async def job_stream(request, user, job_id, redis: aioredis.Redis, slot: Slot) -
                     yield sse("end")
                     return
                 await keep_slot(redis, slot)
+    except RedisError:
+        # Redis went away: end without `end`, so the page polls and the browser tries again later.
+        logger.warning("A stream lost Redis; its page polls until it is back", exc_info=True)
     finally:
         await release_slot(redis, slot)
         try:

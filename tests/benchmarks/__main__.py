@@ -22,8 +22,8 @@ from .figures import Figure, markdown, text_table, write_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks.md"
-# In the order of the issue's list; each runs in a process of its own (Django is set up once per process).
-BENCHMARKS = ["pipeline", "web", "csv_profile", "thumbnails", "pdf"]
+# In the order of the issues' lists; each runs in a process of its own (Django is set up once per process).
+BENCHMARKS = ["pipeline", "web", "csv_profile", "thumbnails", "pdf", "push"]
 
 
 def postgres_answers(url: str) -> bool:

@@ -15,13 +15,13 @@ def test_each_offline_benchmark_runs_at_tiny_sizes_and_reports_ours_and_the_base
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("module", ["pipeline", "web"])
+@pytest.mark.parametrize("module", ["pipeline", "web", "push"])
 def test_each_benchmark_on_the_whole_stack_runs_at_tiny_sizes(module):
     """Its own Redis, database, worker and web servers, in a process of its own."""
     figures = bench.run_one(module, smoke=True)
-    assert {figure.benchmark for figure in figures} >= (
-        {"1. Click to start", "4. Throughput"}
-        if module == "pipeline"
-        else {"2. Status fragment", "3. Watchers", "8. Polling cost"}
-    )
+    assert {figure.benchmark for figure in figures} >= {
+        "pipeline": {"1. Click to start", "4. Throughput"},
+        "web": {"2. Status fragment", "3. Watchers", "8. Polling cost"},
+        "push": {"9. Push"},
+    }[module]
     assert all(figure.ours and figure.baseline for figure in figures)

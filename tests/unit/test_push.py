@@ -1,0 +1,121 @@
+"""Push, the parts that need no server: the event format, the fragment as pushed and as polled,
+which pages open a stream, and a publish that cannot reach Redis."""
+
+import logging
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient
+from django.urls import reverse
+
+from reports import events, jobs
+from reports.models import Job
+from reports.streams import Render, sse
+from tests.support import HTMX
+
+pytestmark = pytest.mark.django_db
+
+PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
+
+
+def running_job(user) -> Job:
+    return Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+
+
+def test_an_event_gives_every_line_of_html_its_own_data_field():
+    assert sse("job", "<p>\n  one\n</p>") == b"event: job\ndata: <p>\ndata:   one\ndata: </p>\n\n"
+    assert sse("end") == b"event: end\ndata: \n\n"
+
+
+def test_a_fresh_csrf_mask_is_not_a_change_worth_pushing():
+    first = Render('<input name="csrfmiddlewaretoken" value="abc"> 40%', final=False)
+    again = Render('<input name="csrfmiddlewaretoken" value="xyz"> 40%', final=False)
+    moved = Render('<input name="csrfmiddlewaretoken" value="xyz"> 41%', final=False)
+    assert first.content == again.content != moved.content
+
+
+def test_under_wsgi_the_job_page_only_polls(owner_client, user):
+    job = running_job(user)
+    page = owner_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "sse-connect" not in page and 'hx-trigger="every 1s"' in page
+    assert owner_client.get(reverse("job_events", args=[job.pk])).status_code == 204
+
+
+def test_under_asgi_the_job_page_opens_a_stream_and_polls_until_the_first_push(user):
+    client = AsyncClient()
+    async_to_sync(client.aforce_login)(user)
+    job = running_job(user)
+    page = async_to_sync(client.get)(reverse("job_detail", args=[job.pk])).content.decode()
+    assert f'sse-connect="/jobs/{job.pk}/events/"' in page and 'sse-swap="job"' in page
+    assert 'hx-trigger="every 1s"' in page  # until the first push replaces it
+    job.status = Job.Status.SUCCEEDED
+    job.save()
+    ended = async_to_sync(client.get)(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "sse-connect" not in ended  # nothing left to watch
+
+
+def test_streams_can_be_turned_off(user, settings):
+    settings.OFFLOAD_STREAMS = False
+    client = AsyncClient()
+    async_to_sync(client.aforce_login)(user)
+    job = running_job(user)
+    assert "sse-connect" not in async_to_sync(client.get)(reverse("job_detail", args=[job.pk])).content.decode()
+    assert async_to_sync(client.get)(reverse("job_events", args=[job.pk])).status_code == 204
+
+
+def test_the_polled_fragment_polls_and_the_pushed_one_waits_for_a_stream_error(owner_client, user, rf):
+    from django.template.loader import render_to_string
+
+    from reports.fragments import job_context
+
+    job = running_job(user)
+    polled = owner_client.get(reverse("job_status", args=[job.pk]), **HTMX).content.decode()
+    assert 'hx-trigger="every 1s"' in polled and "sseError" not in polled
+    request = rf.get("/")
+    request.user = user
+    pushed = render_to_string("reports/job_detail.html#job-status", job_context(job, pushed=True), request)
+    assert 'hx-trigger="htmx:sseError from:closest .job-live"' in pushed and "every 1s" not in pushed
+    assert f'hx-get="/jobs/{job.pk}/status/"' in pushed  # what it fetches when the stream fails
+
+
+def test_progress_is_written_even_when_the_events_redis_is_down(
+    user, settings, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    settings.OFFLOAD_EVENTS_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    monkeypatch.setattr(events, "_client", None)
+    monkeypatch.setattr(events, "_quiet_until", 0.0)
+    job = running_job(user)
+    with caplog.at_level(logging.WARNING, logger="reports.events"):
+        with django_capture_on_commit_callbacks(execute=True):
+            jobs.set_progress(job.pk, 30, "Thirty")
+        started = time.monotonic()
+        with django_capture_on_commit_callbacks(execute=True):
+            jobs.set_progress(job.pk, 40, "Forty")  # within the quiet spell: not even tried
+        assert time.monotonic() - started < 0.5
+    job.refresh_from_db()
+    assert (job.progress, job.step) == (40, "Forty")
+    assert [record.message for record in caplog.records].count(
+        "Could not publish a job event; open pages will catch up on their heartbeat"
+    ) == 1
+    monkeypatch.setattr(events, "_client", None)  # the next test gets the suite's Redis again
+
+
+def test_a_progress_write_and_a_deletion_tell_the_owners_channel(user, broker, django_capture_on_commit_callbacks):
+    import json
+
+    import redis
+
+    listener = redis.Redis.from_url(broker.url).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(events.channel(user.pk))
+    listener.get_message(timeout=1)  # the subscription is in place
+    job = running_job(user)
+    with django_capture_on_commit_callbacks(execute=True):  # published once the write is committed
+        jobs.set_progress(job.pk, 30, "Thirty")
+    message = listener.get_message(timeout=5)
+    assert message and json.loads(message["data"]) == {"job": str(job.pk)}
+    with django_capture_on_commit_callbacks(execute=True):
+        Job.objects.filter(pk=job.pk).delete()  # any way a job goes: the admin, retention
+    message = listener.get_message(timeout=5)
+    assert message and json.loads(message["data"]) == {"job": str(job.pk)}
+    listener.close()
