@@ -73,7 +73,7 @@ def test_make_run_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path
         assert (tmp_path / "var" / "demo-account.txt").stat().st_mode & 0o077 == 0
         family = process_tree(launcher)
         names = " ".join(" ".join(psutil.Process(pid).cmdline()) for pid in family)
-        assert "runserver" in names and "worker" in names and "beat" in names and "redis-server" in names
+        assert "uvicorn" in names and "worker" in names and "beat" in names and "redis-server" in names
     finally:
         if launcher.poll() is None:
             os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
