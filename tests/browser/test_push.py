@@ -32,12 +32,11 @@ def watch(page) -> dict[str, list[str]]:
 def bar_values_until_the_result(page) -> set[str]:
     values = set()
     result = page.locator(".result table")
-    bar = page.get_by_role("progressbar")
     for _ in range(600):
         if result.is_visible():
             return values
-        if bar.count():
-            values.add(bar.get_attribute("aria-valuenow"))
+        # Read without waiting: the bar may be swapped away for the result between two looks.
+        values.add(page.evaluate("document.querySelector('[role=progressbar]')?.getAttribute('aria-valuenow')"))
         page.wait_for_timeout(100)
     raise AssertionError("the result never appeared")
 
