@@ -21,6 +21,7 @@ import httpx
 from .figures import Figure
 from .load import percentile
 from .stack import Stack
+from .web import server_cpu_seconds
 
 P95_LIMIT_MS = 200
 MOVES_EVERY = 5.0
@@ -101,13 +102,6 @@ async def _watch(base_url: str, watchers: list[tuple[str, str]], mode: str, read
 
 def _watch_in_process(base_url, watchers, mode, ready, stop, results) -> None:
     results.put(asyncio.run(_watch(base_url, watchers, mode, ready, stop)))
-
-
-def server_cpu_seconds(server) -> float:
-    import psutil
-
-    processes = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
-    return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
 def run_watchers(stack: Stack, server, watchers, mode: str, seconds: float, moves_every: float) -> dict:
