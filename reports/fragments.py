@@ -2,6 +2,7 @@
 a page, answers a poll, or is pushed down a stream."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 
 from . import catalog, jobs, notifications, polling
@@ -29,3 +30,22 @@ def job_context(job: Job, jobs_ahead: int | None = None, *, pushed: bool = False
         "pushed": pushed,
         "streams": streams and job.is_active,
     }
+
+
+JOBS_PER_PAGE = 20
+
+
+def watched_ids(request) -> list[str]:
+    """The running jobs a My jobs page watches: `?ids=` (at most a page of them)."""
+    return [value for value in request.GET.get("ids", "").split(",") if value][:JOBS_PER_PAGE]
+
+
+def rows_context(user, ids: list[str]) -> dict:
+    """The My jobs rows a page watches (its running jobs, by id; others' ids are ignored), as
+    polled or pushed: each row swaps itself, and the watching stops once none is active."""
+    try:
+        rows = list(Job.objects.for_user(user).filter(pk__in=ids))
+    except ValidationError:
+        rows = []
+    still_active = [job.pk for job in rows if job.is_active]
+    return {"rows": rows, "active_ids": still_active, "page_polls": bool(still_active)}

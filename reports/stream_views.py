@@ -1,6 +1,7 @@
-"""The one asynchronous view: a job's server-sent event stream (see reports/streams.py)."""
+"""The asynchronous views: server-sent event streams (see reports/streams.py)."""
 
 import logging
+from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -8,7 +9,7 @@ from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
 from . import streams
-from .fragments import streams_available
+from .fragments import streams_available, watched_ids
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -16,13 +17,30 @@ logger = logging.getLogger(__name__)
 
 @require_GET
 async def job_events(request: HttpRequest, job_id) -> HttpResponse:
-    """404 for anyone but the owner (signed out included: an event stream cannot follow a
-    redirect to the sign-in page); 204 where this server cannot stream (the page polls); 429
-    when the person or the process has as many streams open as allowed, 503 when Redis cannot be
-    reached (either way the page polls, and retries the stream later)."""
+    """A job page's fragment, pushed. 404 for anyone but the owner (signed out included: an
+    event stream cannot follow a redirect to the sign-in page)."""
     user = await request.auser()
     if not user.is_authenticated or not await owns(user, job_id):
         raise Http404("No such job.")
+    return await open_stream(request, user, "job", partial(streams.render_job, request, user, job_id))
+
+
+@require_GET
+async def user_events(request: HttpRequest) -> HttpResponse:
+    """The updates of a page without a job stream, pushed: the running rows of My jobs
+    (`?ids=`), or the notices of jobs that end. 404 when signed out."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404("Not signed in.")
+    return await open_stream(
+        request, user, "update", partial(streams.render_updates, request, user, watched_ids(request))
+    )
+
+
+async def open_stream(request, user, event: str, render) -> HttpResponse:
+    """204 where this server cannot stream (the page polls); 429 when the person or the process
+    has as many streams open as allowed, 503 when Redis cannot be reached (either way the page
+    polls, and retries the stream later)."""
     if not streams_available(request):
         return HttpResponse(status=204)
     redis = streams.connect()
@@ -30,15 +48,14 @@ async def job_events(request: HttpRequest, job_id) -> HttpResponse:
         slot = await streams.take_slot(redis, user.pk)
     except RedisError:
         await redis.aclose()
-        logger.warning("Redis is unreachable: job pages poll until it is back", exc_info=True)
+        logger.warning("Redis is unreachable: pages poll until it is back", exc_info=True)
         return HttpResponse("Live updates are unavailable; this page polls instead.", status=503,
                             content_type="text/plain")  # fmt: skip
     if slot is None:
         await redis.aclose()
         return HttpResponse("Too many open streams; this page polls instead.", status=429, content_type="text/plain")
-    response = StreamingHttpResponse(
-        streams.job_stream(request, user, job_id, redis, slot), content_type="text/event-stream"
-    )
+    response = StreamingHttpResponse(streams.stream(request, user, event, render, redis, slot),
+                                     content_type="text/event-stream")  # fmt: skip
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response

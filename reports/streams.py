@@ -1,6 +1,10 @@
-"""Server-sent event streams of a job fragment: on connect the current fragment, then the
-re-rendered fragment whenever the owner's "job changed" events (reports/events.py) say it may
-have changed, a heartbeat while idle, and the final fragment before the stream ends.
+"""Server-sent event streams: on connect the current fragment, then the re-rendered fragment
+whenever the owner's "job changed" events (reports/events.py) say it may have changed, a
+heartbeat while idle, and the final fragment before the stream ends.
+
+Two fragments are streamed: a job page's job fragment (/jobs/<id>/events/), and, for pages
+without one, the person's updates (/events/): the My jobs rows still running and the notices
+of jobs that have ended, both as out-of-band swaps.
 
 A stream holds no database connection while it waits: each render reads in a pool thread and
 closes what it opened. Open streams are counted per person (in Redis, so across web processes)
@@ -13,7 +17,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -24,8 +28,8 @@ from django.db import connections
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
-from . import events
-from .fragments import job_context
+from . import events, notifications
+from .fragments import job_context, rows_context
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -117,20 +121,30 @@ class Render:
         return CSRF_VALUE.sub(r'\1"', self.html)
 
 
-def render_fragment(request, user, job_id) -> Render | None:
-    """The job's fragment as a stream pushes it; None once the job is gone (deleted)."""
+def render_job(request, user, job_id) -> Render:
+    """The job's fragment as a stream pushes it; a note and the end once the job is deleted."""
     try:
         job = Job.objects.for_user(user).filter(pk=job_id).first()
         if job is None:
-            return None
+            return Render(render_to_string("reports/job_detail.html#job-gone", {"job_id": job_id}), final=True)
         html = render_to_string("reports/job_detail.html#job-status", job_context(job, pushed=True), request)
         return Render(html, final=not job.is_active)
     finally:
         connections.close_all()  # this pool thread's own connection: nothing held while waiting
 
 
-def gone_fragment(job_id) -> str:
-    return render_to_string("reports/job_detail.html#job-gone", {"job_id": job_id})
+def render_updates(request, user, row_ids: list[str]) -> Render:
+    """What a page without a job stream would poll for: the My jobs rows of `row_ids` (when
+    given) with the notices, or the notices alone. Final once there is nothing left to watch."""
+    try:
+        if row_ids:
+            context = rows_context(user, row_ids)
+            html = render_to_string("reports/job_list.html#active-rows", {**context, "pushed": True}, request)
+            return Render(html, final=not context["active_ids"])
+        context = {**notifications.updates(user, page_polls=False), "oob": True, "pushed": True}
+        return Render(render_to_string("reports/notices.html", context, request), final=not context["poll"])
+    finally:
+        connections.close_all()
 
 
 def session_alive(session: SessionBase) -> bool:
@@ -143,9 +157,12 @@ def session_alive(session: SessionBase) -> bool:
 in_pool = sync_to_async(thread_sensitive=False)
 
 
-async def job_stream(request, user, job_id, redis: aioredis.Redis, slot: Slot) -> AsyncIterator[bytes]:
-    """The body of /jobs/<id>/events/. Ends with an `end` event (the page then stops listening)
-    when the job has ended or is deleted, or when the session has signed out."""
+async def stream(
+    request, user, event: str, render: Callable[[], Render], redis: aioredis.Redis, slot: Slot
+) -> AsyncIterator[bytes]:
+    """The body of an event stream: `render()` (called in a pool thread) pushed as `event` each
+    time it changes. Ends with an `end` event (the page then stops listening) once a render is
+    final, or when the session has signed out."""
     # The request's own thread holds a connection from the session and ownership checks.
     await sync_to_async(connections.close_all)()
     session = events.session_tag(request.session.session_key or "")
@@ -157,13 +174,9 @@ async def job_stream(request, user, job_id, redis: aioredis.Redis, slot: Slot) -
         yield RECONNECT
         last_content = None
         while True:
-            fragment = await in_pool(render_fragment)(request, user, job_id)
-            if fragment is None:
-                yield sse("job", await in_pool(gone_fragment)(job_id))
-                yield sse("end")
-                return
+            fragment = await in_pool(render)()
             if fragment.content != last_content:
-                yield sse("job", fragment.html)
+                yield sse(event, fragment.html)
                 last_content = fragment.content
             if fragment.final:
                 yield sse("end")

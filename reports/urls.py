@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("schedules/<uuid:schedule_id>/delete/", schedule_views.schedule_delete, name="schedule_delete"),
     path("notices/", views.notices, name="notices"),
+    path("events/", stream_views.user_events, name="user_events"),
     path("operations/", staff_views.operations_page, name="operations"),
     path("operations/machinery/", staff_views.workers, name="operations_machinery"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -16,7 +15,7 @@ from django_htmx.middleware import HtmxDetails
 from . import catalog, jobs, notifications, polling
 from .access import get_job_for, login_required
 from .forms import JobFilterForm
-from .fragments import job_context, streams_available
+from .fragments import JOBS_PER_PAGE, job_context, rows_context, streams_available, watched_ids
 from .models import ImageItem, Job
 
 
@@ -149,8 +148,6 @@ def image_file(request: HtmxHttpRequest, job_id, position: int, variant: str = "
 
 # --- My jobs and what can be done to a job -------------------------------------------------
 
-JOBS_PER_PAGE = 20
-
 
 @require_GET
 @login_required
@@ -158,7 +155,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     form = JobFilterForm(request.GET)
     queryset = form.filter(Job.objects.for_user(request.user))
     page = Paginator(queryset, JOBS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "query": form.query_string()}
+    context = {"form": form, "page": page, "query": form.query_string(), "streams": streams_available(request)}
     context["page_polls"] = any(job.is_active for job in page.object_list)
     template = "reports/job_list.html#job-table" if request.htmx else "reports/job_list.html"
     return render(request, template, context)
@@ -169,13 +166,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
 def active_job_rows(request: HtmxHttpRequest) -> HttpResponse:
     """One poll for every running row on the My jobs page: each row comes back as an
     out-of-band swap, and the poller itself comes back without its trigger once none is active."""
-    ids = [value for value in request.GET.get("ids", "").split(",") if value][:JOBS_PER_PAGE]
-    try:
-        rows = list(Job.objects.for_user(request.user).filter(pk__in=ids))
-    except ValidationError:
-        rows = []
-    still_active = [job.pk for job in rows if job.is_active]
-    context = {"rows": rows, "active_ids": still_active, "page_polls": bool(still_active)}
+    context = rows_context(request.user, watched_ids(request))
     return render(request, "reports/job_list.html#active-rows", context)
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import template
 
 from reports import catalog, notifications, polling
+from reports.fragments import streams_available
 
 register = template.Library()
 
@@ -61,4 +62,5 @@ def active_ids(jobs) -> list[str]:
 def notices(context, oob: bool = False) -> dict:
     """Notices of the user's jobs that have ended: the area of a page, or (oob) its update on a poll."""
     request = context["request"]
-    return {**notifications.updates(request.user, bool(context.get("page_polls"))), "oob": oob}
+    updates = notifications.updates(request.user, bool(context.get("page_polls")))
+    return {**updates, "oob": oob, "streams": not oob and streams_available(request)}

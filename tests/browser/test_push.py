@@ -105,3 +105,55 @@ def test_when_the_stream_drops_polling_takes_over(page, broker, celery_worker_pr
         assert len(seen["polls"]) >= 3 and len(opened) >= 2
     finally:
         stop_process(server)
+
+
+def requests_to(page, part: str) -> list[str]:
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if part in request.url else None)
+    return sent
+
+
+def test_my_jobs_rows_move_by_push_with_no_polling(page, asgi_server, celery_worker_process, user):
+    sign_in(page, asgi_server)
+    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:5"})
+    polls = requests_to(page, "/jobs/active-rows/")
+    page.goto(f"{asgi_server.url}/jobs/")
+    expect(page.locator("#active-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)  # pushed: it waits
+    polls.clear()
+    row = page.locator(f"#job-row-{job.pk}")
+    values = set()
+    for _ in range(600):
+        if row.locator(".badge--succeeded").is_visible():
+            break
+        values.add(
+            page.evaluate(
+                f"document.querySelector('#job-row-{job.pk} [role=progressbar]')?.getAttribute('aria-valuenow')"
+            )
+        )
+        page.wait_for_timeout(100)
+    expect(row.locator(".badge--succeeded")).to_be_visible()
+    assert len(values - {None}) >= 2, values  # the row's bar moved
+    assert polls == []
+    expect(page.locator("#active-poller[hx-get]")).to_have_count(0)  # nothing left to watch
+
+
+def test_my_jobs_rows_poll_when_the_stream_is_blocked(page, asgi_server, celery_worker_process, user):
+    sign_in(page, asgi_server)
+    page.route("**/events/?ids=*", lambda route: route.abort())
+    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:3"})
+    polls = requests_to(page, "/jobs/active-rows/")
+    page.goto(f"{asgi_server.url}/jobs/")
+    expect(page.locator(f"#job-row-{job.pk} .badge--succeeded")).to_be_visible(timeout=30_000)
+    assert len(polls) >= 2
+
+
+def test_a_notice_arrives_by_push_on_a_page_that_watches_nothing_else(page, asgi_server, user):
+    sign_in(page, asgi_server)
+    job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS)  # no worker takes it
+    polls = requests_to(page, "/notices/")
+    page.goto(f"{asgi_server.url}/")
+    expect(page.locator("#notice-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)
+    jobs.cancel(job)
+    expect(page.get_by_text("Your sales summary was cancelled")).to_be_visible(timeout=10_000)
+    assert polls == []
+    expect(page.locator("#notice-poller[hx-get]")).to_have_count(0)

@@ -173,3 +173,40 @@ def test_open_streams_hold_no_database_connection_while_they_wait(asgi_server, u
     wait_for(lambda: all(listener.names() == ["job"] for listener in listeners), 20, "the first fragments")
     time.sleep(2.5)  # two heartbeats each, with their session checks
     assert connections_to_this_database() <= before
+
+
+def test_my_jobs_stream_pushes_its_running_rows_and_ends_with_the_last(
+    asgi_server, celery_worker_process, user, other_user
+):
+    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:2"})
+    theirs = queued_job(other_user)
+    url = f"{asgi_server.url}/events/?ids={job.pk},{theirs.pk}"
+    with httpx.Client(cookies=signed_in_cookies(user), timeout=60) as client, client.stream("GET", url) as response:
+        assert response.status_code == 200
+        received = list(server_sent_events(response))
+    names = [name for name, _ in received]
+    assert names[-1] == "end" and set(names[:-1]) == {"update"}
+    updates = [data for name, data in received if name == "update"]
+    assert all(f'id="job-row-{job.pk}"' in data for data in updates)
+    assert not any(str(theirs.pk) in data for data in updates)  # someone else's id: ignored
+    percents = [int(match.group(1)) for data in updates if (match := PERCENT.search(data))]
+    assert len(set(percents)) >= 2 and percents == sorted(percents), percents
+    assert 'hx-trigger="every' not in "".join(updates)  # pushed rows do not poll
+    assert "badge--succeeded" in updates[-1] and "hx-trigger" not in updates[-1]  # nothing left to watch
+
+
+def test_the_persons_stream_pushes_the_notice_of_a_job_that_ends(asgi_server, user):
+    job = queued_job(user)
+    listener = Listener(f"{asgi_server.url}/events/", signed_in_cookies(user))
+    wait_for(lambda: listener.names() == ["update"], 20, "the first update")
+    assert "sseError from:#user-stream" in listener.events[0][1] and "notice--" not in listener.events[0][1]
+    jobs.cancel(job)
+    assert listener.ended.wait(10) and listener.names() == ["update", "update", "end"]
+    pushed = listener.events[1][1]
+    assert "Your sales summary was cancelled" in pushed and 'hx-swap-oob="afterbegin:#notice-list"' in pushed
+    job.refresh_from_db()
+    assert job.notice_shown  # announced once: no other page shows it again
+
+
+def test_the_persons_stream_is_404_when_signed_out(asgi_server):
+    assert httpx.get(f"{asgi_server.url}/events/").status_code == 404

@@ -17,10 +17,12 @@ pytestmark = pytest.mark.django_db
 
 PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
 # URLs that hold no one's data, so they have nothing to hide from a signed-in user.
-PUBLIC_TO_SIGNED_IN = {"home", "report_form", "job_list", "active_job_rows", "schedule_list", "schedule_new", "notices"}
+PUBLIC_TO_SIGNED_IN = {
+    "home", "report_form", "job_list", "active_job_rows", "schedule_list", "schedule_new", "notices", "user_events",
+}  # fmt: skip
 STAFF_ONLY = {"operations", "operations_machinery"}
 # An event stream cannot follow a redirect to the sign-in page: it is refused (404) instead.
-STREAMS = {"job_events"}
+STREAMS = {"job_events", "user_events"}
 
 
 def app_urls() -> list[URLPattern]:

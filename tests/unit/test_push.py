@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 from django.urls import reverse
+from django.utils import timezone
 
 from reports import events, jobs
 from reports.models import Job
@@ -119,3 +120,53 @@ def test_a_progress_write_and_a_deletion_tell_the_owners_channel(user, broker, d
     message = listener.get_message(timeout=5)
     assert message and json.loads(message["data"]) == {"job": str(job.pk)}
     listener.close()
+
+
+def asgi_client(user) -> AsyncClient:
+    client = AsyncClient()
+    async_to_sync(client.aforce_login)(user)
+    return client
+
+
+def test_under_asgi_my_jobs_opens_one_stream_for_its_running_rows(user):
+    running = running_job(user)
+    Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.SUCCEEDED)
+    page = async_to_sync(asgi_client(user).get)(reverse("job_list")).content.decode()
+    assert page.count("sse-connect") == 1
+    assert f'sse-connect="/events/?ids={running.pk}"' in page and 'sse-swap="update"' in page
+    assert 'hx-trigger="every 1s"' in page  # the row poller, until the first push replaces it
+
+
+def test_under_asgi_a_page_waiting_for_notices_opens_the_persons_stream(user):
+    running_job(user)  # elsewhere: its notice may come while they read the home page
+    page = async_to_sync(asgi_client(user).get)(reverse("home")).content.decode()
+    assert 'sse-connect="/events/"' in page and 'hx-trigger="every 5s"' in page
+    Job.objects.update(status=Job.Status.SUCCEEDED)
+    assert "sse-connect" not in async_to_sync(asgi_client(user).get)(reverse("home")).content.decode()
+
+
+def test_under_wsgi_my_jobs_and_notices_only_poll(owner_client, user):
+    running_job(user)
+    for name in ("job_list", "home"):
+        assert "sse-connect" not in owner_client.get(reverse(name)).content.decode()
+    assert owner_client.get(reverse("user_events")).status_code == 204
+
+
+def test_the_pushed_updates_wait_for_a_stream_error_and_end_with_the_last_active_row(user, rf, monkeypatch):
+    from reports import streams
+    from reports.streams import render_updates
+
+    monkeypatch.setattr(streams.connections, "close_all", lambda: None)  # a stream's pool thread would
+
+    job = running_job(user)
+    request = rf.get("/")
+    request.user = user
+    rows = render_updates(request, user, [str(job.pk)])
+    assert f'id="job-row-{job.pk}"' in rows.html and not rows.final
+    assert 'hx-trigger="htmx:sseError from:#user-stream"' in rows.html and "every 1s" not in rows.html
+    notices = render_updates(request, user, [])
+    assert 'id="notice-poller"' in notices.html and "sseError from:#user-stream" in notices.html
+    assert not notices.final
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, finished_at=timezone.now())
+    rows = render_updates(request, user, [str(job.pk)])
+    assert rows.final and "Your sales summary is ready" in rows.html and "hx-trigger" not in rows.html
