@@ -1,7 +1,8 @@
 """Events on Redis pub/sub saying a job changed: what lets an open page be pushed its new fragment.
 
-The Job row stays the source of truth: an event carries only which job changed, on a channel
-per owner, so one stream serves a person's job page and the notices of their other jobs. An
+The Job row stays the source of truth: an event carries only which job changed (and whether it
+ended), on a channel per owner, so one stream serves a person's job page and the notices of
+their other jobs. An
 event that is lost (Redis away for a moment) costs a late update, never a wrong one: streams
 re-read the row on their heartbeat, and pages without a stream poll.
 """
@@ -69,15 +70,16 @@ def owner_of(job_id) -> int | None:
     return _owners[key]
 
 
-def job_changed(job_id, owner_id: int | None = None) -> None:
-    """Tell open streams that a job's row changed, once the change is committed."""
-    transaction.on_commit(lambda: publish_job_changed(job_id, owner_id))
+def job_changed(job_id, owner_id: int | None = None, *, ended: bool = False) -> None:
+    """Tell open streams that a job's row changed, once the change is committed. `ended`: it
+    has reached its end (or is gone), so the notices on its owner's other pages may change too."""
+    transaction.on_commit(lambda: publish_job_changed(job_id, owner_id, ended=ended))
 
 
-def publish_job_changed(job_id, owner_id: int | None = None) -> None:
+def publish_job_changed(job_id, owner_id: int | None = None, *, ended: bool = False) -> None:
     owner_id = owner_id if owner_id is not None else owner_of(job_id)
     if owner_id is not None:
-        publish(owner_id, {"job": str(job_id)})
+        publish(owner_id, {"job": str(job_id), **({"ended": True} if ended else {})})
 
 
 def session_ended(user_id, session_key: str) -> None:
@@ -104,4 +106,4 @@ def on_sign_out(sender, request, user, **kwargs) -> None:
 
 def on_job_deleted(sender, instance, **kwargs) -> None:
     """post_delete, however the job went (its owner, retention, the admin): its streams end."""
-    job_changed(instance.pk, instance.owner_id)
+    job_changed(instance.pk, instance.owner_id, ended=True)

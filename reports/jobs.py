@@ -159,7 +159,7 @@ def ended(updated: int, job_id) -> bool:
     if updated:
         from .notifications import email_when_asked  # notifications' task imports this module
 
-        events.job_changed(job_id)
+        events.job_changed(job_id, ended=True)
         transaction.on_commit(lambda: email_when_asked(job_id))
     return bool(updated)
 
@@ -207,7 +207,7 @@ def cancel(job: Job) -> bool:
     if cancelled:
         from project import celery_app
 
-        events.job_changed(job.pk, job.owner_id)
+        events.job_changed(job.pk, job.owner_id, ended=True)
         try:
             # Saves a worker the trip for a queued job; a running one stops by itself.
             celery_app.control.revoke(job.task_id)

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
-from . import streams
+from . import streams, subscriptions
 from .fragments import streams_available, watched_ids
 from .models import Job
 
@@ -22,7 +22,12 @@ async def job_events(request: HttpRequest, job_id) -> HttpResponse:
     user = await request.auser()
     if not user.is_authenticated or not await owns(user, job_id):
         raise Http404("No such job.")
-    return await open_stream(request, user, "job", partial(streams.render_job, request, user, job_id))
+    job = str(job_id)
+    return await open_stream(
+        request, user, "job", partial(streams.render_job, request, user, job_id),
+        # Its own job's changes; any other job's only when it ended (its notice shows here).
+        wants=lambda event: event["job"] == job or event.get("ended", False),
+    )  # fmt: skip
 
 
 @require_GET
@@ -32,29 +37,29 @@ async def user_events(request: HttpRequest) -> HttpResponse:
     user = await request.auser()
     if not user.is_authenticated:
         raise Http404("Not signed in.")
+    rows = watched_ids(request)
     return await open_stream(
-        request, user, "update", partial(streams.render_updates, request, user, watched_ids(request))
-    )
+        request, user, "update", partial(streams.render_updates, request, user, rows),
+        # Its rows' changes; any other job's only when it ended (its notice shows here).
+        wants=lambda event: event["job"] in rows or event.get("ended", False),
+    )  # fmt: skip
 
 
-async def open_stream(request, user, event: str, render) -> HttpResponse:
+async def open_stream(request, user, event: str, render, wants) -> HttpResponse:
     """204 where this server cannot stream (the page polls); 429 when the person or the process
     has as many streams open as allowed, 503 when Redis cannot be reached (either way the page
     polls, and retries the stream later)."""
     if not streams_available(request):
         return HttpResponse(status=204)
-    redis = streams.connect()
     try:
-        slot = await streams.take_slot(redis, user.pk)
+        slot = await streams.take_slot(subscriptions.here().redis, user.pk)
     except RedisError:
-        await redis.aclose()
         logger.warning("Redis is unreachable: pages poll until it is back", exc_info=True)
         return HttpResponse("Live updates are unavailable; this page polls instead.", status=503,
                             content_type="text/plain")  # fmt: skip
     if slot is None:
-        await redis.aclose()
         return HttpResponse("Too many open streams; this page polls instead.", status=429, content_type="text/plain")
-    response = StreamingHttpResponse(streams.stream(request, user, event, render, redis, slot),
+    response = StreamingHttpResponse(streams.stream(request, user, event, render, wants, slot),
                                      content_type="text/event-stream")  # fmt: skip
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once

@@ -7,12 +7,12 @@ without one, the person's updates (/events/): the My jobs rows still running and
 of jobs that have ended, both as out-of-band swaps.
 
 A stream holds no database connection while it waits: each render reads in a pool thread and
-closes what it opened. Open streams are counted per person (in Redis, so across web processes)
+closes what it opened. Nor a Redis connection of its own: the process's streams share one
+subscription (reports/subscriptions.py). Open streams are counted per person (in Redis, so across web processes)
 and per process; past either limit the page simply keeps polling.
 """
 
 import asyncio
-import json
 import logging
 import re
 import secrets
@@ -28,7 +28,7 @@ from django.db import connections
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
-from . import events, notifications
+from . import events, notifications, subscriptions
 from .fragments import job_context, rows_context
 from .models import Job
 
@@ -90,10 +90,6 @@ async def release_slot(redis: aioredis.Redis, slot: Slot) -> None:
         await redis.zrem(slot.key, slot.member)
     except Exception:  # expires by itself
         logger.warning("Could not release a stream's place", exc_info=True)
-
-
-def connect() -> aioredis.Redis:
-    return aioredis.Redis.from_url(events.redis_url(), socket_connect_timeout=events.SOCKET_TIMEOUT)
 
 
 def sse(event: str, data: str = "") -> bytes:
@@ -158,19 +154,22 @@ in_pool = sync_to_async(thread_sensitive=False)
 
 
 async def stream(
-    request, user, event: str, render: Callable[[], Render], redis: aioredis.Redis, slot: Slot
+    request, user, event: str, render: Callable[[], Render], wants: Callable[[dict], bool], slot: Slot
 ) -> AsyncIterator[bytes]:
     """The body of an event stream: `render()` (called in a pool thread) pushed as `event` each
-    time it changes. Ends with an `end` event (the page then stops listening) once a render is
-    final, or when the session has signed out."""
+    time it changes, re-rendered on the owner's events that `wants` picks (and on every
+    heartbeat). Ends with an `end` event (the page then stops listening) once a render is final,
+    or when the session has signed out."""
     # The request's own thread holds a connection from the session and ownership checks.
     await sync_to_async(connections.close_all)()
     session = events.session_tag(request.session.session_key or "")
     closes_at = time.monotonic() + settings.OFFLOAD_STREAM_MAX_SECONDS
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    shared = subscriptions.here()
+    channel = events.channel(user.pk)
+    queue = None
     try:
         # Subscribed before the first render, so no change can slip between the two.
-        await pubsub.subscribe(events.channel(user.pk))
+        queue = await shared.join(channel)
         yield RECONNECT
         last_content = None
         while True:
@@ -183,7 +182,9 @@ async def stream(
                 return
             if time.monotonic() >= closes_at:
                 return  # no `end`: the browser reconnects to a fresh stream
-            outcome = await next_change(pubsub, session, closes_at)
+            outcome = await next_change(queue, wants, session, closes_at)
+            if outcome == "lost":
+                return  # no `end`: the page polls, and the browser tries again later
             if outcome == "signed out":
                 yield sse("end")
                 return
@@ -192,37 +193,35 @@ async def stream(
                 if not await in_pool(session_alive)(request.session):
                     yield sse("end")
                     return
-                await keep_slot(redis, slot)
+                await keep_slot(shared.redis, slot)
     except RedisError:
         # Redis went away: end without `end`, so the page polls and the browser tries again later.
         logger.warning("A stream lost Redis; its page polls until it is back", exc_info=True)
     finally:
-        await release_slot(redis, slot)
-        try:
-            await pubsub.aclose()
-            await redis.aclose()
-        except Exception:
-            logger.debug("Closing a stream's Redis connection failed", exc_info=True)
+        if queue is not None:
+            await shared.leave(channel, queue)
+        await release_slot(shared.redis, slot)
 
 
-async def next_change(pubsub, session: str, closes_at: float) -> str:
-    """Wait for an event of the owner's jobs: "changed", "signed out", or "idle" after a heartbeat's
-    wait (or when the stream is due to close). Any job of theirs counts: its notice may need
-    showing on this page."""
+async def next_change(queue: asyncio.Queue, wants: Callable[[dict], bool], session: str, closes_at: float) -> str:
+    """Wait for an event this stream wants: "changed", "signed out", "lost" (Redis went away),
+    or "idle" after a heartbeat's wait (or when the stream is due to close). Events that came
+    in a burst are taken together: one render shows them all."""
     deadline = min(time.monotonic() + settings.OFFLOAD_STREAM_HEARTBEAT, closes_at)
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            message = await asyncio.wait_for(pubsub.get_message(timeout=left), timeout=left + 1)
-        except TimeoutError:
-            return "idle"
-        if message is None:
-            continue
-        try:
-            body = json.loads(message["data"])
-        except (TypeError, ValueError):
-            continue
+    outcome = "idle"
+    while True:
+        if queue.empty():
+            if outcome != "idle" or (left := deadline - time.monotonic()) <= 0:
+                return outcome
+            try:
+                body = await asyncio.wait_for(queue.get(), timeout=left)
+            except TimeoutError:
+                return outcome
+        else:
+            body = queue.get_nowait()
+        if body is subscriptions.LOST:
+            return "lost"
         if body.get("session") == session:
             return "signed out"
-        if "job" in body:
-            return "changed"
-    return "idle"
+        if "job" in body and wants(body):
+            outcome = "changed"

@@ -7,8 +7,10 @@ import time
 
 import httpx
 import pytest
+import redis
 from django.db import connection
 
+from project.embedded_redis import EmbeddedRedis
 from reports import jobs
 from reports.models import Job
 from tests.conftest import start_asgi_server, stop_process
@@ -210,3 +212,32 @@ def test_the_persons_stream_pushes_the_notice_of_a_job_that_ends(asgi_server, us
 
 def test_the_persons_stream_is_404_when_signed_out(asgi_server):
     assert httpx.get(f"{asgi_server.url}/events/").status_code == 404
+
+
+def test_a_process_streams_over_one_subscription_and_ends_them_quietly_when_redis_goes(user, other_user, tmp_path):
+    redis_server = EmbeddedRedis(tmp_path / "redis").start()
+    server = start_asgi_server(redis_server.url, tmp_path / "uvicorn.log", OFFLOAD_STREAM_HEARTBEAT=1)
+    try:
+        listeners = [
+            Listener(events_url(server, queued_job(person)), signed_in_cookies(person))
+            for person in (user, user, other_user)
+        ]
+        wait_for(lambda: all(listener.names() == ["job"] for listener in listeners), 20, "the first fragments")
+        subscribers = redis.Redis.from_url(redis_server.url).client_list(_type="pubsub")
+        assert len(subscribers) == 1, subscribers  # three streams, two people: one connection
+        redis_server.stop()
+        for listener in listeners:
+            assert listener.ended.wait(20)
+            assert listener.names() == ["job"]  # no `end`: each page polls, and tries its stream again later
+        refused = httpx.get(events_url(server, queued_job(user)), cookies=signed_in_cookies(user))
+        assert refused.status_code == 503 and "polls instead" in refused.text
+        redis_server.start(port=redis_server.port)
+        job = queued_job(user)
+        again = Listener(events_url(server, job), signed_in_cookies(user))
+        assert again.status == 200
+        wait_for(lambda: again.names() == ["job"], 20, "the first fragment")
+        jobs.cancel(job)  # the stream works again: it ends with the job
+        assert again.ended.wait(10) and again.names() == ["job", "job", "end"]
+    finally:
+        stop_process(server)
+        redis_server.stop()

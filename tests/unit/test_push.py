@@ -118,7 +118,7 @@ def test_a_progress_write_and_a_deletion_tell_the_owners_channel(user, broker, d
     with django_capture_on_commit_callbacks(execute=True):
         Job.objects.filter(pk=job.pk).delete()  # any way a job goes: the admin, retention
     message = listener.get_message(timeout=5)
-    assert message and json.loads(message["data"]) == {"job": str(job.pk)}
+    assert message and json.loads(message["data"]) == {"job": str(job.pk), "ended": True}
     listener.close()
 
 
@@ -170,3 +170,29 @@ def test_the_pushed_updates_wait_for_a_stream_error_and_end_with_the_last_active
     Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, finished_at=timezone.now())
     rows = render_updates(request, user, [str(job.pk)])
     assert rows.final and "Your sales summary is ready" in rows.html and "hx-trigger" not in rows.html
+
+
+def test_a_stream_wakes_for_its_own_job_and_for_other_jobs_only_when_they_end(settings):
+    import asyncio
+
+    from reports import subscriptions
+    from reports.streams import next_change
+
+    settings.OFFLOAD_STREAM_HEARTBEAT = 0.2
+    wants = lambda event: event["job"] == "mine" or event.get("ended", False)  # noqa: E731 (as job_events)
+
+    def outcome(*bodies) -> str:
+        async def wait() -> str:
+            queue = asyncio.Queue()
+            for body in bodies:
+                queue.put_nowait(body)
+            return await next_change(queue, wants, "this-session", time.monotonic() + 60)
+
+        return asyncio.run(wait())
+
+    assert outcome({"job": "other"}) == "idle"  # another job moved: nothing here changes
+    assert outcome({"job": "mine"}) == "changed"
+    assert outcome({"job": "other", "ended": True}) == "changed"  # its notice shows here
+    assert outcome({"job": "mine"}, {"job": "mine"}, {"session": "this-session"}) == "signed out"  # a burst, read whole
+    assert outcome({"session": "another-session"}) == "idle"
+    assert outcome({"job": "mine"}, subscriptions.LOST) == "lost"
