@@ -8,8 +8,8 @@ of jobs that have ended, both as out-of-band swaps.
 
 A stream holds no database connection while it waits: each render reads in a pool thread and
 closes what it opened. Nor a Redis connection of its own: the process's streams share one
-subscription (reports/subscriptions.py). Open streams are counted per person (in Redis, so across web processes)
-and per process; past either limit the page simply keeps polling.
+subscription (reports/subscriptions.py). Open streams are counted per person (in Redis, so
+across web processes) and per process; past either limit the page simply keeps polling.
 """
 
 import asyncio
