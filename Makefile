@@ -25,7 +25,7 @@ test-slow: $(DEPS)
 	$(BIN)/python -m pytest tests/soak -m slow -s --timeout 1800
 
 ## Every benchmark against its baseline in the same run: prints the table, writes docs/benchmarks.md
-## (about 10 minutes; `python -m tests.benchmarks --only NAME` runs one).
+## (about 12 minutes; `python -m tests.benchmarks --only NAME` runs one).
 bench: $(DEPS)
 	$(BIN)/python -m tests.benchmarks
 

@@ -11,7 +11,8 @@ PROCESSES = 2
 
 
 def request(base_url: str, path: str, headers: dict) -> tuple[int, int, dict]:
-    """Status, bytes on the wire (status line, headers and body) and the response headers."""
+    """Status, bytes on the wire (status line, headers and body) and the response headers, their
+    names in lower case (uvicorn sends them so, gunicorn capitalised), with the body as "body"."""
     connection = http.client.HTTPConnection(urlsplit(base_url).netloc, timeout=30)
     try:
         connection.request("GET", path, headers=headers)
@@ -20,7 +21,7 @@ def request(base_url: str, path: str, headers: dict) -> tuple[int, int, dict]:
         head = f"HTTP/1.1 {response.status} {response.reason}\r\n" + "".join(
             f"{k}: {v}\r\n" for k, v in response.getheaders()
         )
-        return response.status, len(head) + 2 + len(body), {**dict(response.getheaders()), "body": body.decode()}
+        return response.status, len(head) + 2 + len(body), {**{k.lower(): v for k, v in response.getheaders()}, "body": body.decode()}
     finally:
         connection.close()
 

@@ -126,7 +126,7 @@ def one_page_watching(stack: Stack, server, seconds: float, conditional: bool) -
         total_bytes += size + sum(len(k) + len(v) + 4 for k, v in sent.items()) + 60  # request line too
         polls += 1
         if status == 200:
-            etag = response.get("ETag")
+            etag = response.get("etag")
             period = poll_interval(response["body"]) if conditional else 1.0
         time.sleep(max(0.0, (period or 1.0) - (time.monotonic() - started)))
     stop.set()
