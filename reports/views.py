@@ -29,8 +29,10 @@ RECENT_JOBS = 8
 @require_GET
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    recent = Job.objects.for_user(request.user)[:RECENT_JOBS]
-    return render(request, "reports/home.html", {"reports": catalog.REPORTS, "recent_jobs": recent})
+    recent = list(Job.objects.for_user(request.user)[:RECENT_JOBS])
+    context = {"reports": catalog.REPORTS, "recent_jobs": recent, "streams": streams_available(request)}
+    context["page_polls"] = any(job.is_active for job in recent)  # its rows' poll carries the notices
+    return render(request, "reports/home.html", context)
 
 
 @require_http_methods(["GET", "POST"])

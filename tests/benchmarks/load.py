@@ -21,7 +21,11 @@ def request(base_url: str, path: str, headers: dict) -> tuple[int, int, dict]:
         head = f"HTTP/1.1 {response.status} {response.reason}\r\n" + "".join(
             f"{k}: {v}\r\n" for k, v in response.getheaders()
         )
-        return response.status, len(head) + 2 + len(body), {**{k.lower(): v for k, v in response.getheaders()}, "body": body.decode()}
+        return (
+            response.status,
+            len(head) + 2 + len(body),
+            {**{k.lower(): v for k, v in response.getheaders()}, "body": body.decode()},
+        )
     finally:
         connection.close()
 

@@ -147,13 +147,25 @@ def test_my_jobs_rows_poll_when_the_stream_is_blocked(page, asgi_server, celery_
     assert len(polls) >= 2
 
 
-def test_a_notice_arrives_by_push_on_a_page_that_watches_nothing_else(page, asgi_server, user):
+def test_a_notice_arrives_by_push_on_a_page_that_watches_no_job(page, asgi_server, user):
     sign_in(page, asgi_server)
     job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS)  # no worker takes it
     polls = requests_to(page, "/notices/")
-    page.goto(f"{asgi_server.url}/")
+    page.goto(f"{asgi_server.url}/schedules/")
     expect(page.locator("#notice-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)
     jobs.cancel(job)
     expect(page.get_by_text("Your sales summary was cancelled")).to_be_visible(timeout=10_000)
     assert polls == []
     expect(page.locator("#notice-poller[hx-get]")).to_have_count(0)
+
+
+def test_the_home_pages_running_row_ends_by_push_with_its_notice(page, asgi_server, user):
+    sign_in(page, asgi_server)
+    job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS)  # no worker takes it
+    polls = requests_to(page, "/jobs/active-rows/")
+    page.goto(f"{asgi_server.url}/")
+    expect(page.locator("#active-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)
+    jobs.cancel(job)
+    expect(page.locator(f"#job-row-{job.pk} .badge--cancelled")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("Your sales summary was cancelled")).to_be_visible()
+    assert polls == []

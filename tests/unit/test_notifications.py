@@ -95,7 +95,7 @@ def test_a_job_that_ended_elsewhere_shows_a_notice_on_the_next_poll_once(owner_c
 
 def test_a_page_that_does_not_poll_polls_for_notices_while_a_job_is_active(owner_client, user):
     job = make_job(user)
-    page = owner_client.get(reverse("home")).content.decode()
+    page = owner_client.get(reverse("schedule_list")).content.decode()
     assert 'id="notice-poller"' in page and 'hx-get="/notices/"' in page
     finish(job)
     update = owner_client.get(reverse("notices"), **HTMX).content.decode()

@@ -138,11 +138,19 @@ def test_under_asgi_my_jobs_opens_one_stream_for_its_running_rows(user):
 
 
 def test_under_asgi_a_page_waiting_for_notices_opens_the_persons_stream(user):
-    running_job(user)  # elsewhere: its notice may come while they read the home page
-    page = async_to_sync(asgi_client(user).get)(reverse("home")).content.decode()
+    running_job(user)  # elsewhere: its notice may come while they read their schedules
+    page = async_to_sync(asgi_client(user).get)(reverse("schedule_list")).content.decode()
     assert 'sse-connect="/events/"' in page and 'hx-trigger="every 5s"' in page
     Job.objects.update(status=Job.Status.SUCCEEDED)
-    assert "sse-connect" not in async_to_sync(asgi_client(user).get)(reverse("home")).content.decode()
+    assert "sse-connect" not in async_to_sync(asgi_client(user).get)(reverse("schedule_list")).content.decode()
+
+
+def test_under_asgi_the_home_pages_recent_jobs_stream_like_my_jobs(user):
+    running = running_job(user)
+    page = async_to_sync(asgi_client(user).get)(reverse("home")).content.decode()
+    assert page.count("sse-connect") == 1 and f'sse-connect="/events/?ids={running.pk}"' in page
+    assert f'id="job-row-{running.pk}"' in page and "/cancel/" in page
+    assert 'id="notice-poller" hidden>' in page  # the rows' stream (or poll) carries the notices
 
 
 def test_under_wsgi_my_jobs_and_notices_only_poll(owner_client, user):
