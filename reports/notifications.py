@@ -48,19 +48,21 @@ def unannounced() -> Q:
     return Q(status__in=Job.FINAL_STATUSES, notice_shown=False, finished_at__gte=timezone.now() - NOTICE_WINDOW)
 
 
-def updates(user, page_polls: bool) -> dict:
+def updates(user, page_polls: bool, waiting: list[str] | None = None) -> dict:
     """What a page or polled fragment shows of the user's other jobs: notices of those that
     ended recently and were not announced yet (marked announced now), and whether the page needs
     the notice poller: it does while a job is active, unless it polls for something else already
     and carries the notices on that poll.
 
-    One query on a page that polls anyway (it runs on every poll), two on one that does not.
+    One query on a page that polls anyway (it runs on every poll), two on one that does not;
+    none on a poll that has just asked `pending` (`waiting`) and heard of no notice.
     Active jobs are only asked about, never read: someone with hundreds queued pays nothing.
     """
     if not user.is_authenticated:
         return {"notices": [], "poll": False}
     mine = Job.objects.for_user(user)
-    notices = list(mine.filter(unannounced()).order_by("-finished_at"))
+    nothing_waiting = waiting is not None and not waiting
+    notices = [] if nothing_waiting else list(mine.filter(unannounced()).order_by("-finished_at"))
     if notices:
         Job.objects.filter(pk__in=[job.pk for job in notices]).update(notice_shown=True)
     poll = not page_polls and mine.active().exists()

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.db.models import prefetch_related_objects
 
-from . import notifications
 from .models import Job
 
 FAST_POLL_SECONDS = 1
@@ -37,8 +36,9 @@ def poll_seconds(job: Job, jobs_ahead: int) -> int:
     return FAST_POLL_SECONDS
 
 
-def fragment_etag(job: Job, user, jobs_ahead: int) -> str:
+def fragment_etag(job: Job, jobs_ahead: int, waiting: list[str]) -> str:
     """Changes whenever the rendered fragment of an active job would; see job_detail.html#job-status.
+    `waiting`: the ids of the owner's other jobs whose notice is waiting (notifications.pending).
 
     An image batch's items are read here once (prefetched onto the job), and the tiles render
     from the same rows.
@@ -47,7 +47,7 @@ def fragment_etag(job: Job, user, jobs_ahead: int) -> str:
         str(job.pk), job.status, job.progress, job.step, job.attempt, job.restarts,
         rough_duration(job.elapsed), rough_duration(job.run_time), rough_duration(job.time_left),
         rough_duration(job.stalled_for), job.waiting_too_long, jobs_ahead,
-        notifications.pending(user, exclude=job.pk),
+        waiting,
     ]  # fmt: skip
     if job.kind == Job.Kind.IMAGE_BATCH:
         prefetch_related_objects([job], "images")

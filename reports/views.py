@@ -103,10 +103,13 @@ def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
     jobs_ahead = jobs.jobs_ahead(job)
     if not job.is_active:
         return render(request, "reports/job_detail.html#job-status", job_context(job, jobs_ahead))
-    etag = polling.fragment_etag(job, request.user, jobs_ahead)
+    waiting = notifications.pending(request.user, exclude=job.pk)
+    etag = polling.fragment_etag(job, jobs_ahead, waiting)
     response = get_conditional_response(request, etag=etag)
     if response is None:
-        response = render(request, "reports/job_detail.html#job-status", job_context(job, jobs_ahead))
+        # The notices just asked about (`waiting`) are not asked about again when none waits.
+        context = {**job_context(job, jobs_ahead), "waiting_notices": waiting}
+        response = render(request, "reports/job_detail.html#job-status", context)
     response["ETag"] = etag
     patch_cache_control(response, private=True, no_cache=True)
     patch_vary_headers(response, ["HX-Request"])  # the same URL redirects a plain visit

@@ -62,5 +62,5 @@ def active_ids(jobs) -> list[str]:
 def notices(context, oob: bool = False) -> dict:
     """Notices of the user's jobs that have ended: the area of a page, or (oob) its update on a poll."""
     request = context["request"]
-    updates = notifications.updates(request.user, bool(context.get("page_polls")))
+    updates = notifications.updates(request.user, bool(context.get("page_polls")), context.get("waiting_notices"))
     return {**updates, "oob": oob, "streams": not oob and streams_available(request)}
