@@ -2,9 +2,8 @@
 
 The Job row stays the source of truth: an event carries only which job changed (and whether it
 ended), on a channel per owner, so one stream serves a person's job page and the notices of
-their other jobs. An
-event that is lost (Redis away for a moment) costs a late update, never a wrong one: streams
-re-read the row on their heartbeat, and pages without a stream poll.
+their other jobs. An event that is lost (Redis away for a moment) costs a late update, never a
+wrong one: streams re-read the row on their heartbeat, and pages without a stream poll.
 """
 
 import hashlib

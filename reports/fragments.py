@@ -41,7 +41,7 @@ def watched_ids(request) -> list[str]:
 
 
 def rows_context(user, ids: list[str]) -> dict:
-    """The My jobs rows a page watches (its running jobs, by id; others' ids are ignored), as
+    """The job rows a page (My jobs, home) watches: its running jobs, by id (others' ids ignored), as
     polled or pushed: each row swaps itself, and the watching stops once none is active."""
     try:
         rows = list(Job.objects.for_user(user).filter(pk__in=ids))

@@ -16,17 +16,14 @@ SALES_PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": 
 PUSHED = "article[hx-trigger^='htmx:sseError']"  # the fragment as a stream pushes it: it does not poll
 
 
+def requests_to(page, part: str) -> list[str]:
+    sent = []
+    page.on("request", lambda request: sent.append(request.url) if part in request.url else None)
+    return sent
+
+
 def watch(page) -> dict[str, list[str]]:
-    seen = {"polls": [], "streams": []}
-
-    def sent(request) -> None:
-        if "/status/" in request.url:
-            seen["polls"].append(request.url)
-        elif "/events/" in request.url:
-            seen["streams"].append(request.url)
-
-    page.on("request", sent)
-    return seen
+    return {"polls": requests_to(page, "/status/"), "streams": requests_to(page, "/events/")}
 
 
 def bar_values_until_the_result(page) -> set[str]:
@@ -105,12 +102,6 @@ def test_when_the_stream_drops_polling_takes_over(page, broker, celery_worker_pr
         assert len(seen["polls"]) >= 3 and len(opened) >= 2
     finally:
         stop_process(server)
-
-
-def requests_to(page, part: str) -> list[str]:
-    sent = []
-    page.on("request", lambda request: sent.append(request.url) if part in request.url else None)
-    return sent
 
 
 def test_my_jobs_rows_move_by_push_with_no_polling(page, asgi_server, celery_worker_process, user):
