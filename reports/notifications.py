@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -55,19 +55,26 @@ def updates(user, page_polls: bool, waiting: list[str] | None = None) -> dict:
     and carries the notices on that poll.
 
     One query on a page that polls anyway (it runs on every poll), two on one that does not;
-    none on a poll that has just asked `pending` (`waiting`) and heard of no notice.
+    none on a poll that has just heard that no notice waits (`waiting` empty: see waiting_elsewhere).
     Active jobs are only asked about, never read: someone with hundreds queued pays nothing.
     """
     if not user.is_authenticated:
         return {"notices": [], "poll": False}
-    mine = Job.objects.for_user(user)
     nothing_waiting = waiting is not None and not waiting
-    notices = [] if nothing_waiting else list(mine.filter(unannounced()).order_by("-finished_at"))
+    # Querysets are built only when asked: on a poll with nothing waiting there is nothing to ask.
+    notices = [] if nothing_waiting else list(Job.objects.for_user(user).filter(unannounced()).order_by("-finished_at"))
     if notices:
         Job.objects.filter(pk__in=[job.pk for job in notices]).update(notice_shown=True)
-    poll = not page_polls and mine.active().exists()
+    poll = not page_polls and Job.objects.for_user(user).active().exists()
     # Three at once is plenty to read; the rest are marked announced all the same.
     return {"notices": notices[:MAX_NOTICES], "poll": poll}
+
+
+def waiting_elsewhere() -> Exists:
+    """Whether a notice waits for another of the job's owner's jobs, as an annotation: asked in
+    the query that reads a polled job, so a poll with nothing waiting (the usual case) needs no
+    query of its own for the notices."""
+    return Exists(Job.objects.filter(unannounced(), owner=OuterRef("owner")).exclude(pk=OuterRef("pk")))
 
 
 def pending(user, exclude=None) -> list:
