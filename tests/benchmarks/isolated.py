@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import project  # noqa: F401  (first, as in a worker: the project's process settings, see project/__init__.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,11 +44,12 @@ def measure(function_name: str, args: list, warm_up: str = "") -> dict:
     return {"seconds": seconds, "peak_mib": (memory_kib("VmHWM") - before) / 1024}
 
 
-def in_fresh_process(function_name: str, *args, warm_up: str = "") -> dict:
+def in_fresh_process(function_name: str, *args, warm_up: str = "", env: dict | None = None) -> dict:
+    """`env`: more environment for that process (settings read when a library loads)."""
     output = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks.isolated", function_name, json.dumps(args), warm_up],
         capture_output=True, text=True, cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", **(env or {})},
     )  # fmt: skip
     if output.returncode:
         raise RuntimeError(f"{function_name} failed:\n{output.stderr[-3000:]}")

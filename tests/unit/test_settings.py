@@ -54,3 +54,43 @@ def test_celery_is_configured_not_to_lose_work():
     handed_back_within = transport["visibility_timeout"] + transport["unacked_restore_interval"]
     assert handed_back_within < settings.OFFLOAD_LOST_JOB_MINUTES * 60
     assert settings.OFFLOAD_REPORT_SOFT_TIME_LIMIT < settings.OFFLOAD_REPORT_TIME_LIMIT
+
+
+# Allocates 240 MB through polars (its own allocator), frees it, and prints how much of it is
+# still resident, in MiB.
+HELD_AFTER_FREEING = """
+import os
+from pathlib import Path
+{preamble}
+import polars as pl
+
+def resident_mib():
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+before = resident_mib()
+numbers = pl.int_range(0, 30_000_000, eager=True).cast(pl.Int64)
+assert resident_mib() - before > 200
+del numbers
+print(resident_mib() - before)
+"""
+
+
+def memory_held_after_freeing(preamble: str, **env) -> float:
+    clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    result = subprocess.run(
+        [sys.executable, "-c", HELD_AFTER_FREEING.format(preamble=preamble)],
+        cwd=BASE_DIR, env={**clean, "DJANGO_SETTINGS_MODULE": "project.settings", **env},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return float(result.stdout)
+
+
+def test_a_process_of_the_project_hands_back_what_polars_frees_at_once():
+    # The worker imports the project (settings, Celery app) before any task module imports polars.
+    assert memory_held_after_freeing("import project") < 50
+    # Without the project's setting, polars keeps the freed pages resident for a while: this
+    # test would see it.
+    assert memory_held_after_freeing("") > 200
+    # An operator's own setting wins.
+    assert memory_held_after_freeing("import project", _RJEM_MALLOC_CONF="dirty_decay_ms:10000") > 200
