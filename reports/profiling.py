@@ -186,6 +186,12 @@ def histogram(series: pl.Series) -> dict | None:
     return {"counts": counts.tolist(), "edges": [plain(float(edge)) for edge in edges]}
 
 
+def value_counts(values: pl.Series, tally: str) -> pl.DataFrame:
+    """Each distinct value with how often it occurs. A group-by on a one-column frame, because it
+    takes half the time of Series.value_counts on a million rows (the hash group-by runs in parallel)."""
+    return values.to_frame().lazy().group_by(values.name).agg(pl.len().alias(tally)).collect()
+
+
 def profile_column(series: pl.Series) -> dict:
     count = series.len() - series.null_count()
     kind = column_type(series.dtype) if count else "empty"
@@ -201,7 +207,7 @@ def profile_column(series: pl.Series) -> dict:
     if count and series.dtype == pl.String:
         # For text, one pass of value counts gives both the distinct count and the most common
         # values; a separate n_unique would hash every string twice.
-        counts = values.value_counts(name=tally)
+        counts = value_counts(values, tally)
         stats["distinct"] = counts.height
     else:  # numbers hash cheaply, and an id column (all distinct) needs no counts at all
         stats["distinct"] = values.n_unique() if count else 0
@@ -220,7 +226,7 @@ def profile_column(series: pl.Series) -> dict:
         stats["unique"] = stats["distinct"] == count
         if not stats["unique"]:
             # The largest counts; ties go to the smallest value, so the same file always shows the same.
-            counts = counts if counts is not None else values.value_counts(name=tally)
+            counts = counts if counts is not None else value_counts(values, tally)
             top = counts.top_k(TOP_VALUES, by=[tally, series.name], reverse=[False, True])
             stats["top"] = [[plain(value), int(n)] for value, n in top.iter_rows()]
     return stats
