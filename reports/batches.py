@@ -51,7 +51,8 @@ def replace_file(field, name: str, encoded: EncodedImage) -> None:
 def record_success(item: ImageItem, result: ProcessedImage) -> None:
     job = item.job
     replace_file(item.output, f"{item.position:03d}.{result.output.extension}", result.output)
-    replace_file(item.preview, f"{item.position:03d}-preview.webp", result.preview)
+    # A small output is its own preview, in the output's format: the name says which.
+    replace_file(item.preview, f"{item.position:03d}-preview.{result.preview.extension}", result.preview)
     for size, thumbnail in result.thumbnails.items():
         name = f"image-{item.position:03d}-{size}px.{thumbnail.extension}"
         jobs.save_artifact(job, name, f"{size}px thumbnail", f"image/{thumbnail.extension}", thumbnail.content)

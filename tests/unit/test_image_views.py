@@ -115,6 +115,18 @@ def test_the_running_batch_fragment_shows_a_tile_per_image_in_constant_queries(
     assert content.count('class="tile ') == 1 and "cat.jpg" in content and 'hx-trigger="every 1s"' in content
 
 
+def test_a_preview_is_served_as_the_format_it_is_in(owner_client, user):
+    job = Job.objects.create(owner=user, kind=Job.Kind.IMAGE_BATCH, status=Job.Status.RUNNING, params={"count": 2})
+    batches.add_items(job, [image_upload(jpeg_bytes(), "small.jpg"), image_upload(jpeg_bytes(), "large.jpg")])
+    small, large = job.images.all()
+    output = EncodedImage(jpeg_bytes(300, 200), "JPEG", 300, 200)  # small: it is its own preview
+    batches.record_success(small, ProcessedImage("JPEG", 640, 480, output, output))
+    preview = EncodedImage(b"RIFF....WEBPVP8 ", "WEBP", 360, 240)
+    batches.record_success(large, ProcessedImage("JPEG", 6000, 4000, output, preview))
+    kinds = [owner_client.get(reverse("image_preview", args=[job.pk, n]))["Content-Type"] for n in (1, 2)]
+    assert kinds == ["image/jpeg", "image/webp"]
+
+
 def test_client_file_names_are_escaped_and_cleaned_for_the_zip(user):
     job = Job.objects.create(owner=user, kind=Job.Kind.IMAGE_BATCH, params={})
     batches.add_items(job, [image_upload(jpeg_bytes(16, 16), "<script>x</script>\x07.jpg")])
