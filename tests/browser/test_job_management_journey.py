@@ -53,6 +53,26 @@ def test_my_jobs_updates_running_rows_with_one_poll_and_cancels_filters_and_dele
     assert not Job.objects.filter(pk=done.pk).exists()
 
 
+def test_the_job_pages_buttons_work_after_polls_replaced_them(page, live_server, user, celery_worker_process):
+    """A polled fragment's forms carry no CSRF token of their own: htmx posts the page's."""
+    slow = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow"})
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/jobs/{slow.pk}/")
+    bar = page.locator(f"#job-{slow.pk}").get_by_role("progressbar")
+    expect(bar).to_be_visible()
+    first = bar.get_attribute("aria-valuenow")
+    expect(bar).not_to_have_attribute("aria-valuenow", first, timeout=30_000)  # a poll replaced the card
+    assert page.locator(f"#job-{slow.pk} input[name=csrfmiddlewaretoken]").count() == 0
+
+    page.locator(f"#job-{slow.pk}").get_by_role("button", name="Cancel").click()
+    expect(page.locator(f"#job-{slow.pk}")).to_contain_text("This job was cancelled.")
+    page.locator(f"#job-{slow.pk}").get_by_role("button", name="Run again").click()
+    expect(page).not_to_have_url(f"{live_server.url}/jobs/{slow.pk}/")
+    again = Job.objects.exclude(pk=slow.pk).get(owner=user)
+    expect(page).to_have_url(f"{live_server.url}/jobs/{again.pk}/")
+    assert Job.objects.get(pk=slow.pk).status == Job.Status.CANCELLED
+
+
 def test_a_job_that_ends_while_i_am_elsewhere_shows_a_notice_with_a_link(
     page, live_server, user, celery_worker_process
 ):

@@ -271,6 +271,16 @@ def test_polled_fragment_costs_a_constant_number_of_queries(owner_client, user, 
             owner_client.get(url, **HTMX)
 
 
+def test_a_poll_renders_no_form_tokens_and_leaves_the_csrf_cookie_alone(owner_client, user):
+    job = make_job(user)
+    page = owner_client.get(reverse("job_detail", args=[job.pk]))
+    assert "csrfmiddlewaretoken" in page.content.decode()  # the forms work without JavaScript
+    poll = owner_client.get(reverse("job_status", args=[job.pk]), **HTMX)
+    # htmx posts the fragment's forms with the page's token as a header (base.html).
+    assert "Cancel" in poll.content.decode() and "csrfmiddlewaretoken" not in poll.content.decode()
+    assert "csrftoken" not in poll.cookies
+
+
 def test_a_poll_of_an_unchanged_job_is_answered_304_before_rendering(owner_client, user, django_assert_num_queries):
     job = make_job(user)
     url = reverse("job_status", args=[job.pk])
