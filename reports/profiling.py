@@ -187,8 +187,9 @@ def histogram(series: pl.Series) -> dict | None:
 
 
 def value_counts(values: pl.Series, tally: str) -> pl.DataFrame:
-    """Each distinct value with how often it occurs. A group-by on a one-column frame, because it
-    takes half the time of Series.value_counts on a million rows (the hash group-by runs in parallel)."""
+    """Each distinct value with how often it occurs: a group-by on a one-column frame, which is
+    faster than Series.value_counts on a million rows (16 vs 33 ms for five regions, 119 vs 156 ms
+    for 250,000 addresses, in a side run with the workers' allocator setting)."""
     return values.to_frame().lazy().group_by(values.name).agg(pl.len().alias(tally)).collect()
 
 
