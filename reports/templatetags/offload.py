@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django import template
+from django.template.defaulttags import CsrfTokenNode
 
 from reports import catalog, notifications, polling
 from reports.fragments import streams_available
@@ -64,3 +65,11 @@ def notices(context, oob: bool = False) -> dict:
     request = context["request"]
     updates = notifications.updates(request.user, bool(context.get("page_polls")), context.get("waiting_notices"))
     return {**updates, "oob": oob, "streams": not oob and streams_available(request)}
+
+
+@register.simple_tag(takes_context=True)
+def form_token(context) -> str:
+    """A form's CSRF input, except in an htmx answer (a poll): htmx posts its forms with the page's
+    token as a header (base.html), and a token rendered on every poll would renew the CSRF cookie
+    on every poll. A page loaded without htmx has them, so its forms work without JavaScript."""
+    return "" if getattr(context.get("request"), "htmx", False) else CsrfTokenNode().render(context)

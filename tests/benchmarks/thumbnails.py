@@ -52,16 +52,20 @@ def batch_on_workers(paths: list[str]) -> float:
 
     with Stack() as stack:  # sets Django up
         from django.core.files.uploadedfile import SimpleUploadedFile
+        from django.utils.datastructures import MultiValueDict
 
-        from reports import batches, imaging, jobs
+        from reports import jobs
+        from reports.forms import ImageBatchForm
         from reports.models import Job
 
         stack.start_worker(concurrency=2, empty_reports=False)
-        options = imaging.ImageOptions(max_width=BOX, max_height=BOX, output_format="JPEG", quality=85)
         uploads = [SimpleUploadedFile(Path(path).name, Path(path).read_bytes(), "image/jpeg") for path in paths]
-        params = {"options": options.as_params(), "count": len(uploads), "bytes": sum(u.size for u in uploads)}
-        job = jobs.create_job(stack.user, Job.Kind.IMAGE_BATCH, params,
-                              add_inputs=lambda job: batches.add_items(job, uploads))  # fmt: skip
+        # The options of `ours`, through the form the page posts, as the view would take them.
+        options = {"max_width": BOX, "max_height": BOX, "output_format": "JPEG", "quality": 85, "strip_metadata": "on"}
+        form = ImageBatchForm(options, MultiValueDict({"images": uploads}), user=stack.user)
+        if not form.is_valid():
+            raise RuntimeError(f"The batch form refused the photos: {form.errors.as_text()}")
+        job = jobs.create_job(stack.user, Job.Kind.IMAGE_BATCH, **form.job_fields())
         wait_until(lambda: Job.objects.get(pk=job.pk).is_finished, 600, "the batch to end")
         job.refresh_from_db()
         if job.status != Job.Status.SUCCEEDED or job.images.exclude(status="done").exists():
