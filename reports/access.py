@@ -28,10 +28,9 @@ def login_required(view):
     return wrapper
 
 
-def get_job_for(user, job_id, jobs=None) -> Job:
-    """The user's job, or 404: another user's id looks exactly like one that does not exist.
-    `jobs`: a queryset of Job to read it from, for annotations (all jobs by default)."""
+def get_job_for(user, job_id) -> Job:
+    """The user's job, or 404: another user's id looks exactly like one that does not exist."""
     try:
-        return (Job.objects.all() if jobs is None else jobs).for_user(user).get(pk=job_id)
+        return Job.objects.for_user(user).get(pk=job_id)
     except Job.DoesNotExist:
         raise Http404("No such job.") from None

@@ -97,13 +97,13 @@ def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
     Modified instead, before anything is rendered: the browser's cache revalidates with
     If-None-Match. An ended job's fragment stops the polling, so it is never asked for again.
     """
-    job = get_job_for(request.user, job_id, Job.objects.annotate(notice_waiting=notifications.waiting_elsewhere()))
+    job = get_job_for(request.user, job_id)
     if not request.htmx:
         return redirect(job)
     jobs_ahead = jobs.jobs_ahead(job)
     if not job.is_active:
         return render(request, "reports/job_detail.html#job-status", job_context(job, jobs_ahead))
-    waiting = notifications.pending(request.user, exclude=job.pk) if job.notice_waiting else []
+    waiting = notifications.pending(request.user, exclude=job.pk)
     etag = polling.fragment_etag(job, jobs_ahead, waiting)
     response = get_conditional_response(request, etag=etag)
     if response is None:

@@ -108,9 +108,9 @@ def test_the_running_batch_fragment_shows_a_tile_per_image_in_constant_queries(
 ):
     job, item = batch_with_one_done_image(user)
     url = reverse("job_status", args=[job.pk])
-    # session, user, job (and whether a notice waits: none, so no notices are read); for the
-    # ETag, the images (the tiles reuse them)
-    with django_assert_num_queries(4):
+    # session, user, job, whether a notice waits (none, so no notices are read); for the ETag,
+    # the images (the tiles reuse them)
+    with django_assert_num_queries(5):
         content = owner_client.get(url, **HTMX).content.decode()
     assert content.count('class="tile ') == 1 and "cat.jpg" in content and 'hx-trigger="every 1s"' in content
 

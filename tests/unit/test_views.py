@@ -259,15 +259,15 @@ def test_plain_visit_to_the_status_url_goes_to_the_job_page(owner_client, user):
 def test_polled_fragment_costs_a_constant_number_of_queries(owner_client, user, django_assert_num_queries, state):
     job = make_job(user) if state == "running" else finished_job(user)
     url = reverse("job_status", args=[job.pk])
-    # session, user, job (asked in the same query whether a notice waits for another job), then:
-    # a running job, nothing more (none waiting, the notices are not read); a finished one, the notices of other jobs, its
+    # session, user, job, then: a running job, whether a notice waits for another job (none, so
+    # the notices are not read); a finished one, the notices of other jobs, its
     # downloads and whether another job is active (the page stops polling, so a notice poller may
     # take over), and the first time it is shown it is marked seen.
-    with django_assert_num_queries(3 if state == "running" else 7):
+    with django_assert_num_queries(4 if state == "running" else 7):
         owner_client.get(url, **HTMX)
     for _ in range(3):
         Job.objects.filter(pk=job.pk).update(progress=50)
-        with django_assert_num_queries(3 if state == "running" else 6):
+        with django_assert_num_queries(4 if state == "running" else 6):
             owner_client.get(url, **HTMX)
 
 
@@ -287,7 +287,7 @@ def test_a_poll_of_an_unchanged_job_is_answered_304_before_rendering(owner_clien
     first = owner_client.get(url, **HTMX)
     assert first.status_code == 200 and first["ETag"] and "no-cache" in first["Cache-Control"]
     assert "private" in first["Cache-Control"]
-    with django_assert_num_queries(3):  # session, user, job with whether notices wait: nothing rendered
+    with django_assert_num_queries(4):  # session, user, job, whether notices wait: nothing rendered
         again = owner_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"], **HTMX)
     assert again.status_code == 304 and again.content == b""
     Job.objects.filter(pk=job.pk).update(progress=job.progress + 10, step="Further on")
@@ -310,7 +310,7 @@ def test_a_queued_job_behind_others_polls_slower_than_a_running_one(
     make_job(other_user, Job.Status.QUEUED, created_at=timezone.now() - timezone.timedelta(seconds=5))
     queued = make_job(user, Job.Status.QUEUED)
     running = make_job(user)
-    with django_assert_num_queries(4):  # session, user, job (and whether notices wait), jobs ahead (once)
+    with django_assert_num_queries(5):  # session, user, job, jobs ahead (once), whether notices wait
         owner_client.get(reverse("job_status", args=[queued.pk]), **HTMX)
     assert 'hx-trigger="every 3s"' in owner_client.get(reverse("job_status", args=[queued.pk]), **HTMX).content.decode()
     assert (
