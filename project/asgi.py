@@ -6,6 +6,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+# Django's docs: no persistent connections under ASGI, a pool instead (PostgreSQL; settings.py).
+os.environ.setdefault("DATABASE_POOL", "true")
 
 application = get_asgi_application()
 

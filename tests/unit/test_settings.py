@@ -1,5 +1,6 @@
 """Configuration fails loudly in production and stays convenient in development."""
 
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +28,29 @@ def test_production_with_its_variables_starts():
     result = load_settings(DEBUG="False", SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@db.example:5432/offload")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "django.db.backends.postgresql"
+
+
+def database_settings(module: str, **env) -> dict:
+    """The default database's settings as `module` (a process's entry point) leaves them."""
+    script = (f"import json, {module}; from django.conf import settings; "
+              "print(json.dumps(settings.DATABASES['default'], default=str))")  # fmt: skip
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE")}
+    result = subprocess.run([sys.executable, "-c", script], cwd=BASE_DIR, capture_output=True, text=True, timeout=60,
+                            env={**clean, "DJANGO_SETTINGS_MODULE": "project.settings", **env})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_postgresql_connections_come_from_a_pool_under_asgi_and_persist_elsewhere():
+    url = "postgres://u@db.example:5432/offload"
+    served = database_settings("project.asgi", DATABASE_URL=url)
+    assert served["OPTIONS"]["pool"]["max_size"] == 10 and served["CONN_MAX_AGE"] == 0
+    assert (
+        database_settings("project.asgi", DATABASE_URL=url, DATABASE_POOL_SIZE="4")["OPTIONS"]["pool"]["max_size"] == 4
+    )
+    worker = database_settings("project.celery", DATABASE_URL=url)
+    assert "pool" not in worker.get("OPTIONS", {}) and worker["CONN_MAX_AGE"] == 60
+    assert "pool" not in database_settings("project.asgi").get("OPTIONS", {})  # SQLite: no pool
 
 
 def test_development_defaults_to_sqlite_with_settings_that_avoid_lock_errors():
