@@ -19,66 +19,80 @@ from .stack import Stack, wait_until
 SALES_FORM = {"date_from": "2025-01-01", "date_to": "2025-01-31", "group_by": "region", "metric": "orders"}
 
 
-def post_job(client: httpx.Client) -> str:
-    response = client.post("/reports/sales-summary/", data=SALES_FORM)
+OURS, HAND_WRITTEN = "/reports/sales-summary/", "/bench/start/"
+
+
+def post_job(client: httpx.Client, path: str = OURS) -> str:
+    response = client.post(path, data=SALES_FORM)
     response.raise_for_status()
     return response.headers["HX-Push-Url"].rstrip("/").rsplit("/", 1)[1]
 
 
-def click_to_start(stack: Stack, base_url: str, rounds: int) -> tuple[list[float], list[float], list[float]]:
-    """Milliseconds from the POST (or apply_async) to the task running in the worker; and of
-    ours, the part from the POST to the Job row written (the Django request up to the publish)."""
+def click_to_start(stack: Stack, base_url: str, rounds: int) -> dict[str, list[float]]:
+    """Milliseconds from the POST (or apply_async) to the task running in the worker: ours, raw
+    Celery and the hand-written job, a round of each in turn; and of ours, the part from the POST
+    to the Job row written (the Django request up to the publish)."""
     from reports.models import Job
     from tests.benchmarks.worker_app import noop
 
     cookies, headers = stack.credentials()
-    ours, raw, request = [], [], []
+    times = {"ours": [], "raw": [], "hand_written": [], "request": []}
+
+    def start(client: httpx.Client, path: str) -> tuple[float, float]:
+        sent = time.time()
+        job = Job.objects.filter(pk=post_job(client, path))
+        started = wait_until(lambda: job.values_list("started_at", flat=True)[0], 30, "the job to start")
+        created = job.values_list("created_at", flat=True)[0]
+        wait_until(lambda: job.get().is_finished, 30, "the job to end")
+        return 1000 * (started.timestamp() - sent), 1000 * (created.timestamp() - sent)
+
     with httpx.Client(base_url=base_url, cookies=cookies, headers=headers, timeout=30) as client:
         for number in range(rounds + 2):  # the first two warm up connections and code paths
-            sent = time.time()
-            job_id = post_job(client)
-            job = Job.objects.filter(pk=job_id)
-            started = wait_until(lambda job=job: job.values_list("started_at", flat=True)[0], 30, "the job to start")
-            created = job.values_list("created_at", flat=True)[0]
-            wait_until(lambda job=job: job.get().is_finished, 30, "the job to end")
+            ours, request = start(client, OURS)
             sent_raw = time.time()
-            started_raw = noop.apply_async().get(timeout=30)
+            raw = 1000 * (noop.apply_async().get(timeout=30) - sent_raw)
+            hand_written, _ = start(client, HAND_WRITTEN)
             if number >= 2:
-                ours.append(1000 * (started.timestamp() - sent))
-                request.append(1000 * (created.timestamp() - sent))
-                raw.append(1000 * (started_raw - sent_raw))
-    return ours, raw, request
+                for name, value in (("ours", ours), ("raw", raw), ("hand_written", hand_written), ("request", request)):
+                    times[name].append(value)
+    return times
 
 
-def throughput(stack: Stack, base_url: str, jobs: int, clients: int = 4) -> tuple[float, float]:
-    """Jobs per second from the first POST to every Job row final; and raw no-op tasks per
-    second from the first apply_async to every result stored."""
+def throughput(stack: Stack, base_url: str, jobs: int, clients: int = 4) -> dict[str, float]:
+    """Jobs per second from the first POST to every Job row final, ours and hand-written; and raw
+    no-op tasks per second from the first apply_async to every result stored."""
     from django_celery_results.models import TaskResult
 
     from reports.models import Job
     from tests.benchmarks.worker_app import noop
 
     cookies, headers = stack.credentials()
-    before = Job.objects.count()
 
-    def submit(count: int) -> None:
-        with httpx.Client(base_url=base_url, cookies=cookies, headers=headers, timeout=60) as client:
-            for _ in range(count):
-                post_job(client)
+    def posted(path: str) -> float:
+        def submit(count: int) -> None:
+            with httpx.Client(base_url=base_url, cookies=cookies, headers=headers, timeout=60) as client:
+                for _ in range(count):
+                    post_job(client, path)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(submit, [jobs // clients + (1 if n < jobs % clients else 0) for n in range(clients)]))
-    final = Job.objects.filter(status__in=Job.FINAL_STATUSES)
-    wait_until(lambda: final.count() - before >= jobs, 600, "every job to end")
-    ours = jobs / (time.perf_counter() - started)
+        final = Job.objects.filter(status__in=Job.FINAL_STATUSES)
+        before = final.count()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(submit, [jobs // clients + (1 if n < jobs % clients else 0) for n in range(clients)]))
+        wait_until(lambda: final.count() - before >= jobs, 600, "every job to end")
+        return jobs / (time.perf_counter() - started)
 
+    rates = {"ours": posted(OURS), "hand_written": posted(HAND_WRITTEN)}
     started = time.perf_counter()
     ids = [noop.apply_async().id for _ in range(jobs)]
     wait_until(lambda: TaskResult.objects.filter(task_id__in=ids, status="SUCCESS").count() == jobs, 600,
                "every no-op to end", )  # fmt: skip
-    raw = jobs / (time.perf_counter() - started)
-    return ours, raw
+    rates["raw"] = jobs / (time.perf_counter() - started)
+    return rates
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * (len(values) - 1))]
 
 
 def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
@@ -88,23 +102,31 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
         stack.start_worker(concurrency=2)
         base_url = stack.start_web("uvicorn", workers=3)
         figures = []
+        hand_note = (
+            "a Job row, the task published on commit, a small fragment back; the task marks the row "
+            "running, then done (tests/benchmarks/urls.py, worker_app.py): what Offload adds to that"
+        )
         if not postgres_url:
-            ours, raw, request = click_to_start(stack, base_url, rounds)
-            to_row = statistics.median(request)
-            figures.append(
-                Figure("1. Click to start", "POST → task running, median", statistics.median(ours),
-                       statistics.median(raw), "ms", goal="≤ 1.2×",
+            times = click_to_start(stack, base_url, rounds)
+            ours, raw, to_row = (statistics.median(times[name]) for name in ("ours", "raw", "request"))
+            figures += [
+                Figure("1. Click to start", "POST → task running, median", ours, raw, "ms", goal="≤ 1.2×",
                        note=f"{rounds} rounds, one at a time, htmx POST to uvicorn vs apply_async of a no-op; "
-                            f"p95 {sorted(ours)[int(0.95 * (len(ours) - 1))]:.1f} vs "
-                            f"{sorted(raw)[int(0.95 * (len(raw) - 1))]:.1f} ms; of ours, POST → Job row written "
-                            f"{to_row:.1f} ms (the Django request before the publish), row → running "
-                            f"{statistics.median(ours) - to_row:.1f} ms").check(lambda r: r <= 1.2)
-            )  # fmt: skip
-        ours_rate, raw_rate = throughput(stack, base_url, jobs)
-        figures.append(
-            Figure("4. Throughput", f"{database}: short jobs end to end", ours_rate, raw_rate, "jobs/s",
-                   ratio_as="ours/baseline", goal="≥ 0.5×",
-                   note=f"{jobs} jobs posted by 4 clients to uvicorn (3 workers), one worker with 2 processes; "
-                        "baseline: as many no-op tasks, results in the same django-db backend").check(lambda r: r >= 0.5)
-        )  # fmt: skip
+                            f"p95 {p95(times['ours']):.1f} vs {p95(times['raw']):.1f} ms; of ours, POST → Job row "
+                            f"written {to_row:.1f} ms (the Django request before the publish), row → running "
+                            f"{ours - to_row:.1f} ms").check(lambda r: r <= 1.2),
+                Figure("1. Click to start", "POST → task running, median, vs a hand-written job", ours,
+                       statistics.median(times["hand_written"]), "ms", goal="report",
+                       note=f"POSTed to the same server and worker, in turn with ours: {hand_note}"),
+            ]  # fmt: skip
+        rates = throughput(stack, base_url, jobs)
+        figures += [
+            Figure("4. Throughput", f"{database}: short jobs end to end", rates["ours"], rates["raw"], "jobs/s",
+                   goal="≥ 0.5×", note=f"{jobs} jobs posted by 4 clients to uvicorn (3 workers), one worker with 2 "
+                   "processes; baseline: as many no-op tasks, results in the same django-db backend"
+                   ).check(lambda r: r >= 0.5),
+            Figure("4. Throughput", f"{database}: short jobs end to end, vs a hand-written job", rates["ours"],
+                   rates["hand_written"], "jobs/s", goal="report",
+                   note=f"as many jobs, posted the same way to the same server and worker: {hand_note}"),
+        ]  # fmt: skip
     return figures

@@ -1,5 +1,6 @@
 """The Celery app of the benchmarks' workers: the project's own, plus the raw Celery baseline
-(`bench.noop`, a task that only says when it started), and, with OFFLOAD_BENCH_EMPTY_REPORTS set,
+(`bench.noop`, a task that only says when it started), the task of a job written by hand
+(`bench.hand_written`, see urls.py), and, with OFFLOAD_BENCH_EMPTY_REPORTS set,
 reports whose work is empty, so a throughput figure measures Offload's machinery (job row,
 progress, result, notices) rather than the report.
 
@@ -18,6 +19,20 @@ from project.celery import app
 @app.task(name="bench.noop")
 def noop() -> float:
     return time.time()
+
+
+@app.task(name="bench.hand_written")
+def hand_written(job_id: str) -> None:
+    """A job's task as a person would write it by hand: the row says running, then done. No
+    progress, events, notices or retries; Celery's result rows as for every task."""
+    from django.utils import timezone
+
+    from reports.models import Job
+
+    Job.objects.filter(pk=job_id).update(status=Job.Status.RUNNING, started_at=timezone.now())
+    # notice_shown: ours would otherwise announce these jobs in its responses
+    Job.objects.filter(pk=job_id).update(status=Job.Status.SUCCEEDED, progress=100, finished_at=timezone.now(),
+                                         notice_shown=True)  # fmt: skip
 
 
 def empty(job, progress) -> dict:
