@@ -54,12 +54,14 @@ def client() -> redis.Redis:
     return _client
 
 
-def owner_of(job_id) -> int | None:
+def owner_of(job_id, known: int | None = None) -> int | None:
+    """The job's owner: `known` if the caller has it (remembered for the job's later events),
+    else remembered or read once."""
     key = str(job_id)
     if key not in _owners:
         from .models import Job
 
-        owner = Job.objects.filter(pk=job_id).values_list("owner_id", flat=True).first()
+        owner = known if known is not None else Job.objects.filter(pk=job_id).values_list("owner_id", flat=True).first()
         if owner is None:
             return None
         if len(_owners) > 10_000:  # a long-lived worker: forget the oldest half
@@ -76,7 +78,7 @@ def job_changed(job_id, owner_id: int | None = None, *, ended: bool = False) -> 
 
 
 def publish_job_changed(job_id, owner_id: int | None = None, *, ended: bool = False) -> None:
-    owner_id = owner_id if owner_id is not None else owner_of(job_id)
+    owner_id = owner_of(job_id, owner_id)
     if owner_id is not None:
         publish(owner_id, {"job": str(job_id), **({"ended": True} if ended else {})})
 

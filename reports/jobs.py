@@ -90,8 +90,9 @@ def enqueue(job: Job) -> bool:
     return True
 
 
-def start(job_id) -> bool:
-    """Mark a job running. False when it should not run (finished, cancelled or gone).
+def start(job_id) -> Job | None:
+    """Mark a job running, and read it for the task. None when it should not run (finished,
+    cancelled or gone).
 
     A job already running is started again: its worker died and the broker handed the task
     back, so the work is redone from the beginning, up to OFFLOAD_MAX_RESTARTS times; after
@@ -99,19 +100,24 @@ def start(job_id) -> bool:
     """
     now = timezone.now()
     fields = {"status": Job.Status.RUNNING, "started_at": now, "heartbeat_at": now, "progress": 0, "step": "Starting"}
-    if Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(**fields):
-        events.job_changed(job_id)
-        return True
-    running = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
-    if running.filter(restarts__lt=settings.OFFLOAD_MAX_RESTARTS).update(restarts=F("restarts") + 1, **fields):
-        logger.warning("Job %s was handed back after its worker died; starting it again", job_id)
-        events.job_changed(job_id)
-        return True
+    started = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(**fields)
+    if not started:
+        handed_back = Job.objects.filter(
+            pk=job_id, status=Job.Status.RUNNING, restarts__lt=settings.OFFLOAD_MAX_RESTARTS
+        )
+        started = handed_back.update(restarts=F("restarts") + 1, **fields)
+        if started:
+            logger.warning("Job %s was handed back after its worker died; starting it again", job_id)
+    if started:
+        job = Job.objects.filter(pk=job_id).first()  # None: deleted this instant
+        if job is not None:
+            events.job_changed(job_id, job.owner_id)  # with its owner: the job's events need no query for it
+        return job
     reference = new_reference()
     if fail(job_id, crashed_message(settings.OFFLOAD_MAX_RESTARTS + 1), reference):
         logger.error("Job %s stopped its worker %s times; failed (reference %s)", job_id,
                      settings.OFFLOAD_MAX_RESTARTS + 1, reference)  # fmt: skip
-    return False
+    return None
 
 
 def crashed_message(times: int) -> str:

@@ -48,10 +48,10 @@ class JobTask(Task):
     time_limit=settings.OFFLOAD_REPORT_TIME_LIMIT,
 )
 def run_report(self, job_id: str) -> str:
-    if not jobs.start(job_id):
+    job = jobs.start(job_id)
+    if job is None:
         logger.info("Job %s no longer wants running; skipped", job_id)
         return "skipped"
-    job = Job.objects.get(pk=job_id)
     report = catalog.BY_KIND[job.kind]
     try:
         result = report.run(job, jobs.ProgressRecorder(job.pk))
@@ -94,7 +94,7 @@ def run_report(self, job_id: str) -> str:
 @shared_task(soft_time_limit=60, time_limit=90)
 def start_image_batch(job_id: str) -> str:
     """Fan the batch out: one task per image, in parallel, then one to build the ZIP."""
-    if not jobs.start(job_id):
+    if jobs.start(job_id) is None:
         return "skipped"
     item_ids = list(ImageItem.objects.filter(job_id=job_id).values_list("pk", flat=True))
     jobs.set_progress(job_id, 0, f"0 of {len(item_ids)} images done")

@@ -1,11 +1,12 @@
 """The report task called directly (no worker): outcomes recorded on the Job row."""
 
+import dataclasses
 import io
 
 import pytest
 from django.core.files.base import ContentFile
 
-from reports import catalog, files
+from reports import catalog, events, files
 from reports.models import Job
 from reports.tasks import run_report
 from tests.support import people_csv
@@ -42,6 +43,24 @@ def test_sales_summary_succeeds_with_table_chart_and_downloads(user):
         "chart.svg", "sales-summary.csv", "sales-summary.pdf", "sales-summary.xlsx",
     ]  # fmt: skip
     assert job.artifacts.get(name="chart.svg").file.read().lstrip().startswith(b"<?xml")
+
+
+def test_the_machinery_around_a_report_costs_five_queries(
+    user, monkeypatch, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    def quick(job, progress) -> dict:
+        progress(50, "Halfway")
+        return {"rows": [], "totals": {}}
+
+    report = catalog.BY_KIND[Job.Kind.SALES_SUMMARY]
+    monkeypatch.setitem(catalog.BY_KIND, Job.Kind.SALES_SUMMARY, dataclasses.replace(report, run=quick))
+    monkeypatch.setattr(events, "_owners", {})  # as in a fresh worker process
+    monkeypatch.setattr(events, "publish", lambda *args: None)
+    job = sales_job(user)
+    # Started (UPDATE), read once with its owner, which its events then need no query for;
+    # progress; success; whether its owner wants an email.
+    with django_assert_num_queries(5), django_capture_on_commit_callbacks(execute=True):
+        assert run_report(str(job.pk)) == "succeeded"
 
 
 def test_running_a_task_twice_does_not_duplicate_outputs(user):
