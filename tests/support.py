@@ -80,6 +80,15 @@ def sign_in(page, live_server, username="ada", password="correct horse battery")
     expect(page.get_by_role("heading", name="Reports")).to_be_visible()
 
 
+def settled(locator) -> None:
+    """Wait until htmx has wired up the swapped-in element (browser tests): it does so when the
+    swap settles, and drops the `htmx-added` class then; a click or change before that goes
+    unheard (a fresh CI run once caught a filter change made in that moment)."""
+    from playwright.sync_api import expect
+
+    expect(locator).not_to_have_class(re.compile(r"\bhtmx-added\b"))
+
+
 def server_sent_events(response) -> Iterator[tuple[str, str]]:
     """(event, data) pairs from a streaming httpx response, as an EventSource would see them."""
     event, data = "message", []

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from reports import jobs
 from reports.models import Job, ReportSchedule
 from tests.fault_injection import FAULT
-from tests.support import sign_in
+from tests.support import settled, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,6 +37,7 @@ def test_my_jobs_updates_running_rows_with_one_poll_and_cancels_filters_and_dele
     polled = [url for url in requests if "/jobs/" in url and url != f"{live_server.url}/jobs/"]
     assert polled and all("/jobs/active-rows/" in url for url in polled), polled  # one poll for all rows
 
+    settled(slow_row)
     slow_row.get_by_role("button", name="Cancel").click()
     expect(slow_row.locator(".badge")).to_have_text("Cancelled")
     expect(slow_row.get_by_role("progressbar")).to_have_count(0)
@@ -44,9 +45,11 @@ def test_my_jobs_updates_running_rows_with_one_poll_and_cancels_filters_and_dele
     page.select_option("select[name=status]", "cancelled")
     expect(page).to_have_url(re.compile(r"status=cancelled"))
     expect(page.locator(".job-row")).to_have_count(1)
+    settled(page.locator("#job-table"))
     page.select_option("select[name=status]", "")
     expect(page.locator(".job-row")).to_have_count(2)
 
+    settled(page.locator("#job-table"))
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator(f"#job-row-{done.pk}").get_by_role("button", name="Delete").click()
     expect(page.locator(f"#job-row-{done.pk}")).to_have_count(0)
@@ -64,6 +67,7 @@ def test_the_job_pages_buttons_work_after_polls_replaced_them(page, live_server,
     expect(bar).not_to_have_attribute("aria-valuenow", first, timeout=30_000)  # a poll replaced the card
     assert page.locator(f"#job-{slow.pk} input[name=csrfmiddlewaretoken]").count() == 0
 
+    settled(page.locator(f"#job-{slow.pk}"))
     page.locator(f"#job-{slow.pk}").get_by_role("button", name="Cancel").click()
     expect(page.locator(f"#job-{slow.pk}")).to_contain_text("This job was cancelled.")
     page.locator(f"#job-{slow.pk}").get_by_role("button", name="Run again").click()
