@@ -65,12 +65,16 @@ class Listener:
 OPEN: list[Listener] = []
 
 
+def close_open_listeners() -> None:
+    while OPEN:
+        OPEN.pop().client.close()
+
+
 @pytest.fixture(autouse=True)
 def close_listeners():
     """A stream left open would keep its person's place for the tests after."""
     yield
-    while OPEN:
-        OPEN.pop().client.close()
+    close_open_listeners()
 
 
 def test_the_stream_pushes_progress_in_order_then_the_final_fragment(asgi_server, celery_worker_process, user):
@@ -190,8 +194,7 @@ def test_one_web_process_feeds_more_streams_and_polls_than_its_pool_has_connecti
         assert all(listener.status == 200 and not listener.ended.is_set() for listener in listeners)
         assert 1 <= connections_to_the_database(server) <= 2
     finally:
-        while OPEN:
-            OPEN.pop().client.close()
+        close_open_listeners()  # before the server stops, which would otherwise wait on the streams
         stop_process(server)
 
 

@@ -260,9 +260,9 @@ def test_polled_fragment_costs_a_constant_number_of_queries(owner_client, user, 
     job = make_job(user) if state == "running" else finished_job(user)
     url = reverse("job_status", args=[job.pk])
     # session, user, job, then: a running job, whether a notice waits for another job (none, so
-    # the notices are not read); a finished one, the notices of other jobs, its
-    # downloads and whether another job is active (the page stops polling, so a notice poller may
-    # take over), and the first time it is shown it is marked seen.
+    # the notices are not read); a finished one, the notices of other jobs, its downloads and
+    # whether another job is active (the page stops polling, so a notice poller may take over),
+    # and the first time it is shown it is marked seen.
     with django_assert_num_queries(4 if state == "running" else 7):
         owner_client.get(url, **HTMX)
     for _ in range(3):
