@@ -157,8 +157,29 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 # Uploads and job outputs. Never served as public URLs: downloads go through an owner-checked view.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
+# An S3-compatible object store (AWS S3, MinIO, R2, Ceph) instead of MEDIA_ROOT, through
+# django-storages under its own variable names: naming a bucket turns it on. Web and worker
+# machines then share nothing on disk. Offload never creates the bucket (it checks at start-up).
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+OBJECT_STORE = bool(AWS_STORAGE_BUCKET_NAME)
+if OBJECT_STORE:
+    from project.object_store import client_config, transfer_config
+
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default=None)  # unset: AWS itself
+    # Unset: boto3's own chain (an instance role, ~/.aws) finds the credentials.
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default=None)
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default=None)
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default=None)
+    AWS_S3_CLIENT_CONFIG = client_config()
+    AWS_S3_TRANSFER_CONFIG = transfer_config()
+AWS_DEFAULT_ACL = None  # objects stay private: every download goes through an owner check
+# django-storages reads a whole object into memory when opened (0: never spill to disk); our
+# own reads stream (reports/files.py), and any other spills to a temporary file past 8 MiB.
+AWS_S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage" if OBJECT_STORE else "django.core.files.storage.FileSystemStorage"
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

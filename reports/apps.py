@@ -10,7 +10,12 @@ class ReportsConfig(AppConfig):
         from django.db.models.signals import post_delete
 
         from . import events
+        from .files import check_bucket
         from .models import Job
+
+        # Every process (web, worker, beat, manage.py) stops at once with the reason, rather
+        # than failing each upload later. It runs before any request, so it cannot slow one.
+        check_bucket()
 
         # Open streams hear of these at once instead of at their next heartbeat.
         user_logged_out.connect(events.on_sign_out, dispatch_uid="offload-streams-sign-out")

@@ -8,11 +8,13 @@ import tempfile
 import zipfile
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 
 from . import events, jobs
+from .files import copy_to, open_chunks
 from .imaging import EncodedImage, ProcessedImage
 from .models import ImageItem, Job
 
@@ -35,8 +37,7 @@ def copy_items(source: Job, target: Job) -> None:
         copy = ImageItem(
             job=target, position=item.position, source_name=item.source_name, source_bytes=item.source_bytes
         )
-        with item.original.open("rb") as original:
-            copy.original.save("original", ContentFile(original.read()), save=False)
+        copy_to(item.original, copy.original, "original")
         copy.save()
 
 
@@ -109,18 +110,22 @@ def update_progress(job_id) -> None:
 
 
 def build_zip(job: Job) -> None:
+    """Every output and thumbnail in one ZIP, built as a stream: each file goes into a ZIP on
+    the worker's disk a chunk at a time, and the ZIP to the store the same way (in parts, to an
+    object store), so memory stays flat however many images there are."""
     items = ImageItem.objects.filter(job=job, status=ImageItem.Status.DONE)
-    with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
+    members = [(item.output_name, item.output) for item in items] + [
+        (f"thumbnails/{thumbnail.name}", thumbnail.file)
+        for thumbnail in job.artifacts.filter(name__startswith="image-")
+    ]
+    with tempfile.TemporaryFile() as buffer:
         # Stored, not deflated: JPEG, WebP and AVIF are compressed already.
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-            for item in items:
-                with item.output.open("rb") as output:
-                    archive.writestr(item.output_name, output.read())
-            for thumbnail in job.artifacts.filter(name__startswith="image-"):
-                with thumbnail.file.open("rb") as content:
-                    archive.writestr(f"thumbnails/{thumbnail.name}", content.read())
-        buffer.seek(0)
-        jobs.save_artifact(job, ZIP_NAME, "All images (ZIP)", "application/zip", buffer.read())
+            for name, stored in members:
+                with archive.open(name, "w") as member:
+                    for chunk in open_chunks(stored):
+                        member.write(chunk)
+        jobs.save_artifact(job, ZIP_NAME, "All images (ZIP)", "application/zip", File(buffer, name=ZIP_NAME))
 
 
 def finish(job_id) -> None:

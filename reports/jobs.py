@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -19,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import events
-from .files import remove_empty_folders
+from .files import copy_to, remove_empty_folders
 from .models import Job, JobArtifact
 
 logger = logging.getLogger(__name__)
@@ -191,13 +192,19 @@ class ProgressRecorder:
         self.last_write, self.last_step = now, step
 
 
-def save_artifact(job: Job, name: str, label: str, content_type: str, content: bytes) -> JobArtifact:
-    """Store an output file; saving one of the same name again replaces it (a retry adds nothing)."""
+def save_artifact(job: Job, name: str, label: str, content_type: str, content: File | bytes) -> JobArtifact:
+    """Store an output file; saving one of the same name again replaces it (a retry adds nothing).
+
+    `content` is a file (read in chunks: a large output never sits in memory whole) or, for a
+    small export made in memory, its bytes.
+    """
     for old in JobArtifact.objects.filter(job=job, name=name):
         old.file.delete(save=False)
         old.delete()
-    artifact = JobArtifact(job=job, name=name, label=label, content_type=content_type, size=len(content))
-    artifact.file.save(name, ContentFile(content), save=False)
+    if isinstance(content, bytes):
+        content = ContentFile(content)
+    artifact = JobArtifact(job=job, name=name, label=label, content_type=content_type, size=content.size)
+    artifact.file.save(name, content, save=False)
     artifact.save()
     return artifact
 
@@ -252,15 +259,14 @@ def run_again(job: Job) -> Job:
     """A new job with the same parameters and copies of the same inputs."""
     from .batches import copy_items  # batches imports this module
 
-    input_copy = None
-    if job.input_file:
-        with job.input_file.open("rb") as original:
-            input_copy = ContentFile(original.read(), name="input.csv")
-    add_inputs = (lambda new: copy_items(job, new)) if job.kind == Job.Kind.IMAGE_BATCH else None
-    return create_job(
-        job.owner, job.kind, job.params, input_file=input_copy, add_inputs=add_inputs,
-        notify_by_email=job.notify_by_email,
-    )  # fmt: skip
+    def add_inputs(new: Job) -> None:
+        if job.input_file:
+            copy_to(job.input_file, new.input_file, "input.csv")
+            new.save(update_fields=["input_file"])
+        if job.kind == Job.Kind.IMAGE_BATCH:
+            copy_items(job, new)
+
+    return create_job(job.owner, job.kind, job.params, add_inputs=add_inputs, notify_by_email=job.notify_by_email)
 
 
 def jobs_ahead(job: Job) -> int:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
@@ -14,6 +14,7 @@ from django_htmx.middleware import HtmxDetails
 
 from . import catalog, jobs, notifications, polling
 from .access import get_job_for, login_required
+from .downloads import stored_file_response
 from .forms import JobFilterForm
 from .fragments import JOBS_PER_PAGE, job_context, rows_context, streams_available, watched_ids
 from .models import ImageItem, Job
@@ -118,35 +119,35 @@ def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
 
 @require_GET
 @login_required
-def artifact_download(request: HtmxHttpRequest, job_id, name: str) -> FileResponse:
+def artifact_download(request: HtmxHttpRequest, job_id, name: str) -> StreamingHttpResponse:
     job = get_job_for(request.user, job_id)
     artifact = job.artifacts.filter(name=name).first()
     if artifact is None:
         raise Http404("No such file.")
-    response = FileResponse(
-        artifact.file.open("rb"), as_attachment=True, filename=artifact.name, content_type=artifact.content_type
+    response = stored_file_response(
+        request, artifact.file, artifact.content_type, artifact.size, filename=artifact.name, as_attachment=True
     )
-    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
 
 
 @require_GET
 @login_required
-def image_file(request: HtmxHttpRequest, job_id, position: int, variant: str = "output") -> FileResponse:
+def image_file(request: HtmxHttpRequest, job_id, position: int, variant: str = "output") -> StreamingHttpResponse:
     """A processed image: shown in the page (we encoded it, so it is safe inline) or downloaded."""
     job = get_job_for(request.user, job_id)
     item = job.images.filter(position=position, status=ImageItem.Status.DONE).first()
     if item is None:
         raise Http404("No such image.")
     stored = item.preview if variant == "preview" else item.output
-    response = FileResponse(
-        stored.open("rb"),
-        as_attachment="download" in request.GET,
+    response = stored_file_response(
+        request,
+        stored,
+        f"image/{Path(stored.name).suffix.lstrip('.').replace('jpg', 'jpeg')}",
+        size=item.output_bytes if variant == "output" else None,
         filename=item.output_name if variant == "output" else None,
-        content_type=f"image/{Path(stored.name).suffix.lstrip('.').replace('jpg', 'jpeg')}",
+        as_attachment="download" in request.GET,
     )
-    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

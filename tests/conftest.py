@@ -13,6 +13,7 @@ from django.db import connection
 
 from project import celery_app
 from project.embedded_redis import EmbeddedRedis
+from tests.s3_server import S3Server
 from tests.support import wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[1]
@@ -32,6 +33,35 @@ def isolated_files(tmp_path_factory):
     """Uploads, outputs and the demo data go to a temporary folder, never var/."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     settings.OFFLOAD_DEMO_DATA_DIR = tmp_path_factory.mktemp("demo-data")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3-compatible server process (moto), for the object-store tests."""
+    server = S3Server(tmp_path_factory.mktemp("s3") / "moto.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def object_store(s3_server, settings):
+    from project import object_store
+
+    """This process configured, as an operator would configure it, to keep its files in a fresh
+    bucket on the S3 server; yields the bucket's name. The storage itself is django-storages'
+    S3 backend, talking HTTP to the server."""
+    bucket = s3_server.new_bucket()
+    environment = s3_server.environment(bucket)
+    settings.OBJECT_STORE = True
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
+    settings.AWS_S3_ENDPOINT_URL = environment["AWS_S3_ENDPOINT_URL"]
+    settings.AWS_S3_REGION_NAME = environment["AWS_S3_REGION_NAME"]
+    settings.AWS_ACCESS_KEY_ID = environment["AWS_ACCESS_KEY_ID"]
+    settings.AWS_SECRET_ACCESS_KEY = environment["AWS_SECRET_ACCESS_KEY"]
+    settings.AWS_S3_CLIENT_CONFIG = object_store.client_config()
+    settings.AWS_S3_TRANSFER_CONFIG = object_store.transfer_config()
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    yield bucket
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """The report task called directly (no worker): outcomes recorded on the Job row."""
 
 import dataclasses
-import io
 
 import pytest
 from django.core.files.base import ContentFile
 
-from reports import catalog, events, files
+from reports import catalog, events
 from reports.models import Job
 from reports.tasks import run_report
 from tests.support import people_csv
@@ -135,23 +134,3 @@ def test_a_job_cancelled_mid_run_stops_without_finishing(user, monkeypatch):
     assert run_report(str(job.pk)) == "stopped"
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED
-
-
-class RemoteFile:
-    """A stored file as S3-like storage gives it: readable, with no local path."""
-
-    def __init__(self, content: bytes):
-        self.content = content
-
-    @property
-    def path(self):
-        raise NotImplementedError("This backend doesn't support absolute paths.")
-
-    def open(self, mode="rb"):
-        return io.BytesIO(self.content)
-
-
-def test_a_stored_file_without_a_local_path_is_read_through_a_temporary_copy():
-    with files.local_path(RemoteFile(b"a,b\n1,2\n")) as path:
-        assert path.read_bytes() == b"a,b\n1,2\n"
-    assert not path.exists()
