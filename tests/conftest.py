@@ -113,6 +113,7 @@ def start_worker(
     name: str = "test-worker",
     concurrency: int = 2,
     app: str = "tests.fault_injection",
+    cwd: Path = BASE_DIR,
     **settings,
 ):
     """A real worker (prefork) on the project's app through `app`: by default tests.fault_injection,
@@ -126,7 +127,7 @@ def start_worker(
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", app, "worker", "-l", "info",
              "-c", str(concurrency), "--without-mingle", "--without-gossip", "-n", f"{name}@%h"],
-            cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     worker.log_path = log_path
     wait_for(lambda: " ready." in log_path.read_text() or worker.poll() is not None, 60, f"worker {name} to start")
@@ -146,7 +147,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
             process.wait(timeout=10)
 
 
-def start_asgi_server(broker_url: str, log_path: Path, **settings) -> subprocess.Popen:
+def start_asgi_server(broker_url: str, log_path: Path, cwd: Path = BASE_DIR, **settings) -> subprocess.Popen:
     """uvicorn serving project.asgi as `make run` does (DEBUG on: it serves the static files too),
     on a free port; `server.url` is its address. `settings` become environment variables."""
     from project.embedded_redis import free_port
@@ -160,7 +161,7 @@ def start_asgi_server(broker_url: str, log_path: Path, **settings) -> subprocess
     with open(log_path, "a") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     wait_for(lambda: "Uvicorn running" in log_path.read_text() or server.poll() is not None, 60, "uvicorn to start")
     if server.poll() is not None:

@@ -112,3 +112,22 @@ def signed_in_cookies(user) -> dict:
     client = Client()
     client.force_login(user)
     return {"sessionid": client.cookies["sessionid"].value}
+
+
+def signed_in_client(base_url: str, username: str, password: str):
+    """An httpx client signed in through the real sign-in form of a server process; post with
+    `csrf_headers(client)`."""
+    import httpx
+
+    client = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
+    page = client.get("/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = client.post("/accounts/login/", data={"username": username, "password": password,
+                                                     "csrfmiddlewaretoken": token})  # fmt: skip
+    assert response.status_code == 302, response.text[:500]
+    return client
+
+
+def csrf_headers(client) -> dict:
+    """What htmx sends with a POST: the CSRF token as a header, and that it is htmx."""
+    return {"HX-Request": "true", "X-CSRFToken": client.cookies["csrftoken"]}

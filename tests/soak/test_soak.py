@@ -4,14 +4,12 @@ memory stays flat. It prints the figures it measured."""
 
 import logging
 import os
-import re
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,7 +17,7 @@ from django.contrib.auth import get_user_model
 from project.embedded_redis import free_port
 from reports.models import Job
 from tests.conftest import app_environment, start_worker, stop_process
-from tests.support import wait_for
+from tests.support import csrf_headers, signed_in_client, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,22 +38,12 @@ def worker_memory_mib(worker) -> float:
     return sum(process.memory_info().rss for process in [main, *main.children(recursive=True)]) / 2**20
 
 
-def signed_in_client(base_url: str, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
-    page = client.get("/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = client.post("/accounts/login/", data={"username": username, "password": "x" * 20,
-                                                     "csrfmiddlewaretoken": token})  # fmt: skip
-    assert response.status_code == 302, response.text[:500]
-    return client
-
-
 def submit_many(base_url: str, username: str, count: int) -> int:
     """One person clicking Generate `count` times, as fast as the active-job cap lets them."""
     accepted = 0
-    client = signed_in_client(base_url, username)
+    client = signed_in_client(base_url, username, "x" * 20)
     try:
-        headers = {"HX-Request": "true", "X-CSRFToken": client.cookies["csrftoken"]}
+        headers = csrf_headers(client)
         while accepted < count:
             response = client.post("/reports/sales-summary/", data=SALES_FORM, headers=headers)
             if response.status_code == 429:  # at the cap: wait for one to finish, as a person would
