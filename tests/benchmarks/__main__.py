@@ -23,7 +23,7 @@ from .figures import Figure, markdown, text_table, write_markdown
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks.md"
 # In the order of the issues' lists; each runs in a process of its own (Django is set up once per process).
-BENCHMARKS = ["pipeline", "web", "csv_profile", "thumbnails", "pdf", "push"]
+BENCHMARKS = ["pipeline", "web", "csv_profile", "thumbnails", "pdf", "push", "scale_out"]
 
 
 def postgres_answers(url: str) -> bool:

@@ -33,8 +33,10 @@ def wait_until(condition, timeout: float, what: str):
 
 
 class Stack:
-    def __init__(self, postgres_url: str = ""):
+    def __init__(self, postgres_url: str = "", **settings: str):
+        """`settings`: more environment for every process (an object store's, say)."""
         self.postgres_url = postgres_url
+        self.settings = settings
         self.processes: list[subprocess.Popen] = []
         self.database_name = ""
 
@@ -57,6 +59,7 @@ class Stack:
             # The per-person cap on active jobs would be what a throughput run measures.
             "OFFLOAD_MAX_ACTIVE_JOBS": "0",
             "PYTHONUNBUFFERED": "1",
+            **self.settings,
         }
         os.environ.update(self.env)
         import django
