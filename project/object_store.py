@@ -13,4 +13,6 @@ def client_config() -> Config:
 def transfer_config() -> TransferConfig:
     # Multipart transfers in 8 MiB parts, 4 at a time and at most 4 read ahead into memory: an
     # upload of any size holds ~32 MiB of parts, not boto3's default ten (`make bench`, row 10).
-    return TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4, max_in_memory_upload_chunks=4)
+    config = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+    config.max_in_memory_upload_chunks = 4  # s3transfer's setting, which boto3's constructor does not take
+    return config

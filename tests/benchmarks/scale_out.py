@@ -102,6 +102,7 @@ def web_memory_on_a_big_upload(smoke: bool) -> list[Figure]:
 
     size = 4 * 2**20 if smoke else 2**30
     folder = Path(tempfile.mkdtemp(prefix="offload-bench-upload-"))
+    csv_path = folder / "big.csv"
     s3 = S3Server(folder / "moto.log").start()
     try:
         store = s3.environment(s3.new_bucket())
@@ -111,7 +112,6 @@ def web_memory_on_a_big_upload(smoke: bool) -> list[Figure]:
             stack.start_worker(concurrency=1, empty_reports=False)
             base_url = stack.start_web("uvicorn", workers=1)
             web = next(p for p in stack.processes if getattr(p, "base_url", "") == base_url)
-            csv_path = folder / "big.csv"
             written = write_csv(csv_path, size)
             cookies, headers = stack.credentials()
             client = httpx.Client(base_url=base_url, cookies=cookies, headers=headers, timeout=600)
