@@ -188,29 +188,26 @@ def celery_worker_process(broker, django_db_setup, django_db_blocker, tmp_path_f
     stop_process(worker)
 
 
-@pytest.fixture
-def celery_beat_process(broker, django_db_setup, tmp_path):
-    """A real beat on the DatabaseScheduler, ticking every second and sending the lost-job check
-    every second (the worker that runs it still uses the default 30 minutes)."""
-    log_path = tmp_path / "beat.log"
-    environment = {
-        **app_environment(broker.url),
-        "OFFLOAD_LOST_JOB_CHECK_SECONDS": "1",
-    }
+def start_beat(broker_url: str, log_path: Path, *options: str, cwd: Path = BASE_DIR, **settings) -> subprocess.Popen:
+    """A real beat on the DatabaseScheduler, once it holds the beat lock; `options` go to
+    `celery beat`, `settings` become environment variables."""
+    environment = {**app_environment(broker_url), **{key: str(value) for key, value in settings.items()}}
     with open(log_path, "w") as log:
         beat = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", "info", "--max-interval", "1"],
-            cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", "info", *options],
+            cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    try:
-        wait_for(lambda: "Took the beat lock" in log_path.read_text() or beat.poll() is not None, 60, "beat to start")
-        if beat.poll() is not None:
-            raise RuntimeError(f"Celery beat exited early:\n{log_path.read_text()}")
-        beat.log_path = log_path
-        yield beat
-    finally:
-        beat.terminate()
-        try:
-            beat.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            beat.kill()
+    wait_for(lambda: "Took the beat lock" in log_path.read_text() or beat.poll() is not None, 60, "beat to start")
+    if beat.poll() is not None:
+        raise RuntimeError(f"Celery beat exited early:\n{log_path.read_text()}")
+    beat.log_path = log_path
+    return beat
+
+
+@pytest.fixture
+def celery_beat_process(broker, django_db_setup, tmp_path):
+    """A real beat ticking every second and sending the lost-job check every second (the worker
+    that runs it still uses the default 30 minutes)."""
+    beat = start_beat(broker.url, tmp_path / "beat.log", "--max-interval", "1", OFFLOAD_LOST_JOB_CHECK_SECONDS=1)
+    yield beat
+    stop_process(beat)

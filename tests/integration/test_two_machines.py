@@ -5,8 +5,6 @@ through HTTP, every download comes back through the web machine, and afterwards 
 file of a job on its disk and the bucket holds exactly what the jobs own."""
 
 import io
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from django.db import connection
 
 from project.embedded_redis import EmbeddedRedis
 from reports.models import Job
-from tests.conftest import BASE_DIR, app_environment, start_asgi_server, start_worker, stop_process
+from tests.conftest import BASE_DIR, start_asgi_server, start_beat, start_worker, stop_process
 from tests.s3_server import files_under
 from tests.support import csrf_headers, jpeg_bytes, people_csv, signed_in_client, wait_for
 
@@ -60,19 +58,6 @@ class Machine:
         return files_under(self.media) + files_under(self.home / "tmp")
 
 
-def start_beat(broker_url: str, machine: Machine, environment: dict) -> subprocess.Popen:
-    log_path = machine.home / "beat.log"
-    with open(log_path, "w") as log:
-        beat = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "project", "beat", "-l", "info"],
-            cwd=machine.home, env={**app_environment(broker_url), **environment},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    wait_for(lambda: "Took the beat lock" in log_path.read_text() or beat.poll() is not None, 60, "beat to start")
-    assert beat.poll() is None, log_path.read_text()
-    return beat
-
-
 def final(job_id, timeout=120) -> Job:
     return wait_for(
         lambda: Job.objects.filter(pk=job_id, status__in=Job.FINAL_STATUSES).first(), timeout, f"job {job_id} to end"
@@ -92,7 +77,11 @@ def test_machines_sharing_only_postgresql_redis_and_a_bucket_run_every_kind_of_j
     redis_server = EmbeddedRedis(tmp_path / "redis", persist=False).start()
     processes = []
     try:
-        processes.append(start_beat(redis_server.url, beat_machine, beat_machine.settings(store)))
+        processes.append(
+            start_beat(
+                redis_server.url, beat_machine.home / "beat.log", cwd=beat_machine.home, **beat_machine.settings(store)
+            )  # fmt: skip
+        )
         for machine in (first, second):
             processes.append(
                 start_worker(
