@@ -276,6 +276,9 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.process_image": {"queue": "images"},
     "reports.tasks.finish_image_batch": {"queue": "images"},
 }
+# A worker loads the report code and its data libraries (polars, NumPy, matplotlib) at start,
+# before it forks its pool; the web process never imports them (reports/catalog.py names them).
+CELERY_IMPORTS = ["reports.runs"]
 
 # Work is not lost: a task is acknowledged only once it has finished, a worker that dies hands
 # its task back, and a worker holds one task at a time beyond the one it runs.

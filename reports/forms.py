@@ -8,7 +8,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import urlencode
 
-from . import batches, imaging, profiling, sales, schedules
+from . import batches, csv_sample, imaging, sales_query, schedules
 from .models import Job, ReportSchedule
 
 
@@ -35,13 +35,13 @@ class ReportForm(forms.Form):
 class SalesSummaryForm(ReportForm):
     date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    group_by = forms.ChoiceField(label="Group by", choices=sales.GROUP_BY.items(), initial="region")
-    metric = forms.ChoiceField(label="Metric", choices=sales.METRICS.items(), initial="revenue")
+    group_by = forms.ChoiceField(label="Group by", choices=sales_query.GROUP_BY.items(), initial="region")
+    metric = forms.ChoiceField(label="Metric", choices=sales_query.METRICS.items(), initial="revenue")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        first, last = sales.day_range()
-        default = sales.default_query()
+        first, last = sales_query.day_range()
+        default = sales_query.default_query()
         for name in ("date_from", "date_to"):
             self.fields[name].widget.attrs.update(min=first.isoformat(), max=last.isoformat())
         self.fields["date_from"].initial = default.date_from
@@ -49,7 +49,7 @@ class SalesSummaryForm(ReportForm):
 
     def clean(self):
         cleaned = super().clean()
-        first, last = sales.day_range()
+        first, last = sales_query.day_range()
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
         if date_from and date_to:
             if date_from > date_to:
@@ -63,7 +63,7 @@ class SalesSummaryForm(ReportForm):
 
     def job_inputs(self) -> dict:
         data = self.cleaned_data
-        query = sales.SalesQuery(data["date_from"], data["date_to"], data["group_by"], data["metric"])
+        query = sales_query.SalesQuery(data["date_from"], data["date_to"], data["group_by"], data["metric"])
         return {"params": query.as_params()}
 
 
@@ -82,11 +82,11 @@ class CsvProfileForm(ReportForm):
                 f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
             )
         upload.seek(0)
-        sample = upload.read(profiling.SAMPLE_BYTES)
+        sample = upload.read(csv_sample.SAMPLE_BYTES)
         upload.seek(0)
         try:
-            self.layout = profiling.inspect_sample(sample, is_whole_file=len(sample) >= upload.size)
-        except profiling.CsvProblem as problem:
+            self.layout = csv_sample.inspect_sample(sample, is_whole_file=len(sample) >= upload.size)
+        except csv_sample.CsvProblem as problem:
             raise forms.ValidationError(str(problem)) from None
         return upload
 

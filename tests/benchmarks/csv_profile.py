@@ -40,10 +40,10 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> Path:
 
 
 def ours(path: str) -> None:
-    from reports import profiling
+    from reports import csv_sample, profiling
 
     with open(path, "rb") as upload:  # as the form checks an upload: its first bytes only
-        layout = profiling.inspect_sample(upload.read(profiling.SAMPLE_BYTES), is_whole_file=False)
+        layout = csv_sample.inspect_sample(upload.read(csv_sample.SAMPLE_BYTES), is_whole_file=False)
     profiling.profile(profiling.load(Path(path), layout.separator))
 
 

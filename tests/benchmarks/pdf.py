@@ -16,7 +16,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from reports import catalog, exports, sales
+from reports import catalog, exports, runs, sales
 
 from .figures import Figure
 
@@ -27,7 +27,7 @@ def sales_pdf_input(orders: int) -> tuple[str, str, list[str], list[list]]:
     """The sales summary by month over the whole demo range: the longest table the report makes."""
     query = sales.SalesQuery(sales.FIRST_DAY, sales.LAST_DAY, "month", "revenue")
     summary = sales.summarise(pl.LazyFrame(sales.generate_orders(orders)), query)
-    header, rows = catalog.sales_table(summary)
+    header, rows = runs.sales_table(summary)
     return "Sales summary", catalog.sales_subtitle(query), header, rows
 
 

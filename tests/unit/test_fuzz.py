@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from reports import imaging, profiling
+from reports import csv_sample, imaging, profiling
 from reports.problems import InputProblem
 from tests.support import jpeg_bytes
 
@@ -28,7 +28,7 @@ csv_bytes = st.one_of(st.binary(max_size=2000), csv_like_text.map(lambda text: t
 
 def profile_whole(content: bytes, tmp_path) -> dict | None:
     """What the form and then the worker do with an upload: inspect the sample, load, profile."""
-    layout = profiling.inspect_sample(content[: profiling.SAMPLE_BYTES], is_whole_file=True)
+    layout = csv_sample.inspect_sample(content[: csv_sample.SAMPLE_BYTES], is_whole_file=True)
     path = tmp_path / "upload.csv"
     path.write_bytes(content)
     return profiling.profile(profiling.load(path, layout.separator))

@@ -2,7 +2,7 @@ import statistics
 
 import pytest
 
-from reports import profiling
+from reports import csv_sample, profiling
 from tests.support import csv_bytes, people_csv
 
 
@@ -34,20 +34,20 @@ def column(result, name):
     ],
 )
 def test_bad_files_are_refused_with_a_plain_reason(content, message):
-    with pytest.raises(profiling.CsvProblem, match=message):
-        profiling.inspect_sample(content, is_whole_file=True)
+    with pytest.raises(csv_sample.CsvProblem, match=message):
+        csv_sample.inspect_sample(content, is_whole_file=True)
 
 
 def test_separator_is_detected():
-    assert profiling.inspect_sample(b"a;b;c\n1;2;3\n4;5;6\n", True).separator == ";"
-    assert profiling.inspect_sample(b"a\tb\n1\t2\n", True).separator == "\t"
-    assert profiling.inspect_sample(b"a,b\n1,2\n", True).columns == 2
+    assert csv_sample.inspect_sample(b"a;b;c\n1;2;3\n4;5;6\n", True).separator == ";"
+    assert csv_sample.inspect_sample(b"a\tb\n1\t2\n", True).separator == "\t"
+    assert csv_sample.inspect_sample(b"a,b\n1,2\n", True).columns == 2
 
 
 def test_a_sample_cut_inside_a_character_is_not_called_bad_encoding():
     text = ("name,city\n" + "Zoë,Malmö\n" * 50).encode()
     cut = text[: text.rindex("ö".encode()) + 1]  # ends half-way through a two-byte character
-    assert profiling.inspect_sample(cut, is_whole_file=False).columns == 2
+    assert csv_sample.inspect_sample(cut, is_whole_file=False).columns == 2
 
 
 def test_every_column_gets_a_type_and_counts(tmp_path):

@@ -118,3 +118,30 @@ def test_a_process_of_the_project_hands_back_what_polars_frees_at_once():
     assert memory_held_after_freeing("") > 200
     # An operator's own setting wins.
     assert memory_held_after_freeing("import project", _RJEM_MALLOC_CONF="dirty_decay_ms:10000") > 200
+
+
+WORKER_LIBRARIES = ("polars", "numpy", "matplotlib", "fpdf", "xlsxwriter")
+
+
+def loaded_modules(script: str) -> set[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE")}
+    result = subprocess.run(
+        [sys.executable, "-c", f"{script}\nimport sys; print(' '.join(sys.modules))"],
+        cwd=BASE_DIR, capture_output=True, text=True, timeout=120,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "project.settings"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_the_web_process_never_loads_the_data_libraries_the_workers_use():
+    # Everything a request can reach: the URLconf, every view, the tasks it enqueues, the forms.
+    web = loaded_modules(
+        "import django; django.setup()\n"
+        "from django.urls import get_resolver; get_resolver().url_patterns\n"
+        "import project.asgi, reports.tasks, reports.forms, reports.catalog"
+    )
+    assert not web & set(WORKER_LIBRARIES)
+    # The worker does load them, before it forks its pool (CELERY_IMPORTS).
+    worker = loaded_modules("from project.celery import app; app.loader.import_default_modules()")
+    assert worker >= set(WORKER_LIBRARIES)
