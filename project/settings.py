@@ -178,7 +178,9 @@ AWS_DEFAULT_ACL = None  # objects stay private: every download goes through an o
 AWS_S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 STORAGES = {
     "default": {
-        "BACKEND": "storages.backends.s3.S3Storage" if OBJECT_STORE else "django.core.files.storage.FileSystemStorage"
+        "BACKEND": "project.object_store.ObjectStorage"
+        if OBJECT_STORE
+        else "django.core.files.storage.FileSystemStorage"
     },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"

@@ -45,11 +45,11 @@ def s3_server(tmp_path_factory):
 
 @pytest.fixture
 def object_store(s3_server, settings):
+    """This process configured, as an operator would configure it, to keep its files in a fresh
+    bucket on the S3 server; yields the bucket's name. The storage is Offload's own subclass of
+    django-storages' S3 backend, talking HTTP to the server."""
     from project import object_store
 
-    """This process configured, as an operator would configure it, to keep its files in a fresh
-    bucket on the S3 server; yields the bucket's name. The storage itself is django-storages'
-    S3 backend, talking HTTP to the server."""
     bucket = s3_server.new_bucket()
     environment = s3_server.environment(bucket)
     settings.OBJECT_STORE = True
@@ -60,7 +60,7 @@ def object_store(s3_server, settings):
     settings.AWS_SECRET_ACCESS_KEY = environment["AWS_SECRET_ACCESS_KEY"]
     settings.AWS_S3_CLIENT_CONFIG = object_store.client_config()
     settings.AWS_S3_TRANSFER_CONFIG = object_store.transfer_config()
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "project.object_store.ObjectStorage"}}
     yield bucket
 
 

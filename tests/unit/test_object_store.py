@@ -60,6 +60,21 @@ def test_an_uploaded_csv_goes_to_the_bucket_and_a_worker_reads_it_through_a_loca
     assert files_under(local_media) == []
 
 
+def test_a_large_upload_goes_to_the_bucket_whole_in_parts_from_the_requests_temporary_file(
+    object_store, s3_server, owner_client, user, local_media
+):
+    content = people_csv(2_000)
+    content += b"".join([content.split(b"\n", 1)[1]] * (20 * 2**20 // len(content)))  # ~20 MB: 3 parts of 8 MiB
+    response = owner_client.post("/reports/csv-profile/", {"file": csv_upload(content)})
+    assert response.status_code == 303
+    job = Job.objects.get(owner=user)
+    stored = s3_server.client().get_object(Bucket=object_store, Key=f"uploads/{job.pk}/input.csv")
+    assert stored["Body"].read() == content
+    assert stored["ETag"].strip('"').endswith("-3")  # a multipart upload
+    assert stored["ContentType"] == "text/csv"
+    assert files_under(local_media) == []
+
+
 def test_a_download_is_streamed_from_the_bucket_in_chunks(object_store, owner_client, user):
     job = finished_job(user)
     content = os.urandom(3 * files.CHUNK_SIZE + 123)
