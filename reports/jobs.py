@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -60,8 +60,10 @@ def create_job(owner, kind: str, params: dict, input_file=None, add_inputs=None,
     with transaction.atomic():
         limit = settings.OFFLOAD_MAX_ACTIVE_JOBS
         if limit:
-            # Lock the owner's row so two quick clicks cannot both slip under the limit.
-            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+            # Lock the owner's row so two quick clicks cannot both slip under the limit. SQLite
+            # needs no lock: its transactions begin IMMEDIATE (settings.py), one writer at a time.
+            if connection.features.has_select_for_update:
+                get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
             if Job.objects.for_user(owner).active().count() >= limit:
                 raise TooManyActiveJobs(limit)
         job = Job.objects.create(owner=owner, kind=kind, params=params, input_file=input_file or "", **fields)
@@ -137,12 +139,15 @@ def set_progress(job_id, percent: float, step: str) -> None:
     events.job_changed(job_id)
 
 
-def succeed(job_id, result: dict) -> bool:
+def succeed(job_id, result: dict, *, notify_by_email: bool | None = None) -> bool:
+    """`notify_by_email`: the job's own flag when the caller has read the row (it is set when the
+    job is made and never changes), which saves asking the database on every job that ends."""
     return ended(
         Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
             status=Job.Status.SUCCEEDED, progress=100, step="Done", result=result, finished_at=timezone.now()
         ),
         job_id,
+        notify_by_email,
     )
 
 
@@ -161,13 +166,14 @@ def fail(job_id, message: str, reference: str = "", detail: str = "") -> bool:
     )
 
 
-def ended(updated: int, job_id) -> bool:
+def ended(updated: int, job_id, notify_by_email: bool | None = None) -> bool:
     """After a job reached its end on its own (not cancelled by its owner): email if asked."""
     if updated:
         from .notifications import email_when_asked  # notifications' task imports this module
 
         events.job_changed(job_id, ended=True)
-        transaction.on_commit(lambda: email_when_asked(job_id))
+        if notify_by_email is not False:
+            transaction.on_commit(lambda: email_when_asked(job_id))
     return bool(updated)
 
 

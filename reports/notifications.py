@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 # Jobs that ended longer ago than this are history, not news: no notice for them.
 NOTICE_WINDOW = timedelta(hours=12)
 MAX_NOTICES = 3
+NOTICE_FIELDS = ("id", "owner_id", "kind", "status", "finished_at")
 
 
 def email_when_asked(job_id) -> None:
@@ -62,7 +63,12 @@ def updates(user, page_polls: bool, waiting: list[str] | None = None) -> dict:
         return {"notices": [], "poll": False}
     nothing_waiting = waiting is not None and not waiting
     # Querysets are built only when asked: on a poll with nothing waiting there is nothing to ask.
-    notices = [] if nothing_waiting else list(Job.objects.for_user(user).filter(unannounced()).order_by("-finished_at"))
+    # Only what a notice shows: a job's result can be large (a wide CSV profile), never worth decoding here.
+    notices = (
+        []
+        if nothing_waiting
+        else list(Job.objects.for_user(user).filter(unannounced()).only(*NOTICE_FIELDS).order_by("-finished_at"))
+    )
     if notices:
         Job.objects.filter(pk__in=[job.pk for job in notices]).update(notice_shown=True)
     poll = not page_polls and Job.objects.for_user(user).active().exists()

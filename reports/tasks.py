@@ -87,7 +87,7 @@ def run_report(self, job_id: str) -> str:
                   "Try again; if it happens again, quote the reference to your administrator.", reference,
                   traceback.format_exc())  # fmt: skip
         raise  # so the task's own result row records the traceback for staff
-    jobs.succeed(job.pk, result)
+    jobs.succeed(job.pk, result, notify_by_email=job.notify_by_email)
     return "succeeded"
 
 

@@ -58,31 +58,38 @@ def click_to_start(stack: Stack, base_url: str, rounds: int) -> dict[str, list[f
     return times
 
 
-def throughput(stack: Stack, base_url: str, jobs: int, clients: int = 4) -> dict[str, float]:
-    """Jobs per second from the first POST to every Job row final, ours and hand-written; and raw
-    no-op tasks per second from the first apply_async to every result stored."""
+def throughput(stack: Stack, base_url: str, jobs: int, clients: int = 4, rounds: int = 4) -> dict[str, float]:
+    """Jobs per second from the first POST to every Job row final, ours and hand-written, in
+    alternating rounds (a round of ours, a round of hand-written, …) so that neither gets the
+    emptier database or the quieter minute; and raw no-op tasks per second from the first
+    apply_async to every result stored."""
     from django_celery_results.models import TaskResult
 
     from reports.models import Job
     from tests.benchmarks.worker_app import noop
 
     cookies, headers = stack.credentials()
+    final = Job.objects.filter(status__in=Job.FINAL_STATUSES)
 
-    def posted(path: str) -> float:
-        def submit(count: int) -> None:
+    def seconds_for(path: str, count: int) -> float:
+        def submit(share: int) -> None:
             with httpx.Client(base_url=base_url, cookies=cookies, headers=headers, timeout=60) as client:
-                for _ in range(count):
+                for _ in range(share):
                     post_job(client, path)
 
-        final = Job.objects.filter(status__in=Job.FINAL_STATUSES)
         before = final.count()
         started = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(submit, [jobs // clients + (1 if n < jobs % clients else 0) for n in range(clients)]))
-        wait_until(lambda: final.count() - before >= jobs, 600, "every job to end")
-        return jobs / (time.perf_counter() - started)
+            list(pool.map(submit, [count // clients + (1 if n < count % clients else 0) for n in range(clients)]))
+        wait_until(lambda: final.count() - before >= count, 600, "every job to end")
+        return time.perf_counter() - started
 
-    rates = {"ours": posted(OURS), "hand_written": posted(HAND_WRITTEN)}
+    per_round = max(1, jobs // rounds)
+    elapsed = {OURS: 0.0, HAND_WRITTEN: 0.0}
+    for _ in range(rounds):
+        for path in elapsed:
+            elapsed[path] += seconds_for(path, per_round)
+    rates = {"ours": per_round * rounds / elapsed[OURS], "hand_written": per_round * rounds / elapsed[HAND_WRITTEN]}
     started = time.perf_counter()
     ids = [noop.apply_async().id for _ in range(jobs)]
     wait_until(lambda: TaskResult.objects.filter(task_id__in=ids, status="SUCCESS").count() == jobs, 600,
@@ -116,8 +123,9 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
                             f"written {to_row:.1f} ms (the Django request before the publish), row → running "
                             f"{ours - to_row:.1f} ms").check(lambda r: r <= 1.2),
                 Figure("1. Click to start", "POST → task running, median, vs a hand-written job", ours,
-                       statistics.median(times["hand_written"]), "ms", goal="report",
-                       note=f"POSTed to the same server and worker, in turn with ours: {hand_note}"),
+                       statistics.median(times["hand_written"]), "ms", goal="≤ 1.1×",
+                       note=f"POSTed to the same server and worker, in turn with ours: {hand_note}"
+                       ).check(lambda r: r <= 1.1),
             ]  # fmt: skip
         rates = throughput(stack, base_url, jobs)
         figures += [
@@ -126,7 +134,8 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
                    "processes; baseline: as many no-op tasks, results in the same django-db backend"
                    ).check(lambda r: r >= 0.5),
             Figure("4. Throughput", f"{database}: short jobs end to end, vs a hand-written job", rates["ours"],
-                   rates["hand_written"], "jobs/s", goal="report",
-                   note=f"as many jobs, posted the same way to the same server and worker: {hand_note}"),
+                   rates["hand_written"], "jobs/s", goal="≥ 0.75×",
+                   note=f"as many jobs, posted the same way to the same server and worker, in 4 alternating "
+                        f"rounds: {hand_note}").check(lambda r: r >= 0.75),
         ]  # fmt: skip
     return figures

@@ -44,8 +44,9 @@ def test_sales_summary_succeeds_with_table_chart_and_downloads(user):
     assert job.artifacts.get(name="chart.svg").file.read().lstrip().startswith(b"<?xml")
 
 
-def test_the_machinery_around_a_report_costs_five_queries(
-    user, monkeypatch, django_assert_num_queries, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("notify_by_email, queries", [(False, 4), (True, 5)])
+def test_the_machinery_around_a_report_costs_four_queries_and_a_fifth_when_an_email_is_asked_for(
+    user, monkeypatch, django_assert_num_queries, django_capture_on_commit_callbacks, notify_by_email, queries
 ):
     def quick(job, progress) -> dict:
         progress(50, "Halfway")
@@ -56,9 +57,10 @@ def test_the_machinery_around_a_report_costs_five_queries(
     monkeypatch.setattr(events, "_owners", {})  # as in a fresh worker process
     monkeypatch.setattr(events, "publish", lambda *args: None)
     job = sales_job(user)
+    Job.objects.filter(pk=job.pk).update(notify_by_email=notify_by_email)
     # Started (UPDATE), read once with its owner, which its events then need no query for;
-    # progress; success; whether its owner wants an email.
-    with django_assert_num_queries(5), django_capture_on_commit_callbacks(execute=True):
+    # progress; success; and only if its owner asked for one, whether an email can be sent.
+    with django_assert_num_queries(queries), django_capture_on_commit_callbacks(execute=True):
         assert run_report(str(job.pk)) == "succeeded"
 
 
