@@ -300,7 +300,14 @@ OFFLOAD_RETRY_BACKOFF = env.float("OFFLOAD_RETRY_BACKOFF", default=5)
 # A job whose worker died mid-run is handed back and started again at most this many times; a
 # job that kills its worker every time (out of memory, a crash in a C library) then fails.
 OFFLOAD_MAX_RESTARTS = env.int("OFFLOAD_MAX_RESTARTS", default=2)
-# A running job with no progress for this long has lost its worker; beat fails it.
+# A running report holds a lease on Redis for this many seconds, renewed by its worker every third
+# of it; beat looks every OFFLOAD_RESCUE_CHECK_SECONDS for jobs whose lease lapsed (their worker
+# died) and queues them again as their next attempt (reports/leases.py). Kill to running again:
+# at most the two added, plus a worker's pickup.
+OFFLOAD_LEASE_SECONDS = env.float("OFFLOAD_LEASE_SECONDS", default=20)
+OFFLOAD_RESCUE_CHECK_SECONDS = env.float("OFFLOAD_RESCUE_CHECK_SECONDS", default=10)
+# The last resort, for a job that neither finishes nor can be rescued: a running job with no
+# progress for this long has lost its worker; beat fails it.
 OFFLOAD_LOST_JOB_MINUTES = env.float("OFFLOAD_LOST_JOB_MINUTES", default=30)
 # How often beat looks for lost jobs.
 OFFLOAD_LOST_JOB_CHECK_SECONDS = env.float("OFFLOAD_LOST_JOB_CHECK_SECONDS", default=60)
@@ -310,6 +317,7 @@ CELERY_RESULT_EXPIRES = timedelta(days=OFFLOAD_RETENTION_DAYS)
 # Housekeeping on beat. The DatabaseScheduler copies these into its tables at start, so they
 # show (and can be paused) in the admin beside the users' own schedules.
 CELERY_BEAT_SCHEDULE = {
+    "offload: rescue jobs": {"task": "reports.tasks.rescue_jobs", "schedule": OFFLOAD_RESCUE_CHECK_SECONDS},
     "offload: fail lost jobs": {"task": "reports.tasks.fail_lost_jobs", "schedule": OFFLOAD_LOST_JOB_CHECK_SECONDS},
     "offload: delete old jobs": {"task": "reports.tasks.delete_old_jobs", "schedule": crontab(hour=3, minute=30)},
     # Celery's own: deletes expired rows from django-celery-results' table.

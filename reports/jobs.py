@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import events
+from . import events, leases
 from .files import copy_to, remove_empty_folders
 from .models import Job, JobArtifact
 
@@ -94,21 +94,31 @@ def enqueue(job: Job) -> bool:
 
 
 def start(job_id) -> Job | None:
-    """Mark a job running, and read it for the task. None when it should not run (finished,
-    cancelled or gone).
+    """Mark a job running as its current attempt, and read it for the task. None when this
+    delivery should not run it (finished, cancelled, gone, or running elsewhere).
 
-    A job already running is started again: its worker died and the broker handed the task
-    back, so the work is redone from the beginning, up to OFFLOAD_MAX_RESTARTS times; after
-    that the job is failed, since it is what kills its workers.
+    A job already running was handed back by the broker. While its attempt holds its lease
+    (leases.py) it is alive elsewhere and this delivery is skipped: a duplicate, or the dead
+    attempt's own message after the rescue check restarted it. If the attempt is dead (its lease
+    lapsed, or its process on this machine is gone) the job starts again as its next attempt, up
+    to OFFLOAD_MAX_RESTARTS times; after that it is failed, since it is what kills its workers.
     """
     now = timezone.now()
     fields = {"status": Job.Status.RUNNING, "started_at": now, "heartbeat_at": now, "progress": 0, "step": "Starting"}
     started = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(**fields)
     if not started:
-        handed_back = Job.objects.filter(
-            pk=job_id, status=Job.Status.RUNNING, restarts__lt=settings.OFFLOAD_MAX_RESTARTS
+        running = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).first()
+        if running is None:
+            return None
+        if not attempt_is_dead(running):
+            logger.info("Job %s is running elsewhere (attempt %s); this delivery skipped", job_id, running.attempt)
+            return None
+        if running.restarts >= settings.OFFLOAD_MAX_RESTARTS:
+            fail_crashed(job_id, running.attempt)
+            return None
+        started = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, attempt=running.attempt).update(
+            restarts=F("restarts") + 1, attempt=F("attempt") + 1, **fields
         )
-        started = handed_back.update(restarts=F("restarts") + 1, **fields)
         if started:
             logger.warning("Job %s was handed back after its worker died; starting it again", job_id)
     if started:
@@ -116,11 +126,89 @@ def start(job_id) -> Job | None:
         if job is not None:
             events.job_changed(job_id, job.owner_id)  # with its owner: the job's events need no query for it
         return job
+    return None
+
+
+def leased(kind: str) -> bool:
+    """Report kinds run under a lease (tasks.run_report); an image batch's work is its per-image
+    tasks, each handed back by the broker when its worker dies (batches.begin bounds them)."""
+    return kind != Job.Kind.IMAGE_BATCH
+
+
+def attempt_is_dead(job: Job) -> bool:
+    if not leased(job.kind):
+        return True  # handed back by the broker: its worker is gone
+    holder = leases.holder(job.pk)
+    if holder is None or holder.attempt != job.attempt:
+        # No lease: dead, unless the attempt has only just started and is about to take it.
+        return job.heartbeat_at is None or timezone.now() - job.heartbeat_at > lease_duration()
+    return holder.is_dead_process_here()
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.OFFLOAD_LEASE_SECONDS)
+
+
+def fail_crashed(job_id, attempt: int | None = None) -> None:
     reference = new_reference()
-    if fail(job_id, crashed_message(settings.OFFLOAD_MAX_RESTARTS + 1), reference):
+    if fail(job_id, crashed_message(settings.OFFLOAD_MAX_RESTARTS + 1), reference, attempt=attempt):
         logger.error("Job %s stopped its worker %s times; failed (reference %s)", job_id,
                      settings.OFFLOAD_MAX_RESTARTS + 1, reference)  # fmt: skip
-    return None
+
+
+def rescue_orphans() -> int:
+    """Beat runs this every few seconds: running jobs whose attempt lost its lease (its worker
+    died) go back to the queue as their next attempt, and if Redis lost its data, queued jobs
+    are published again. Returns the number of jobs rescued or republished.
+
+    Cheap when nothing is wrong: one query for running jobs with no progress for a lease's
+    length, one Redis round trip for their leases, one SET for the data-loss marker.
+    """
+    count = republish_queued() if leases.redis_lost_its_data() else 0
+    quiet = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - lease_duration())
+    candidates = [job for job in quiet.exclude(kind=Job.Kind.IMAGE_BATCH).only(*RESCUE_FIELDS)]
+    held = leases.holders([job.pk for job in candidates])
+    for job in candidates:
+        holder = held[str(job.pk)]
+        if holder is None or holder.attempt != job.attempt:
+            count += rescue(job)
+    return count
+
+
+RESCUE_FIELDS = ("id", "owner_id", "kind", "task_id", "attempt", "restarts", "heartbeat_at")
+
+
+def rescue(job: Job) -> int:
+    """Hand a job whose attempt died back to the queue as its next attempt (or fail it at the cap)."""
+    if job.restarts >= settings.OFFLOAD_MAX_RESTARTS:
+        fail_crashed(job.pk, job.attempt)
+        return 1
+    with transaction.atomic():
+        requeued = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempt=job.attempt).update(
+            status=Job.Status.QUEUED, attempt=F("attempt") + 1, restarts=F("restarts") + 1, progress=0,
+            step="Waiting for a worker to start it again",
+        )  # fmt: skip
+        if not requeued:
+            return 0  # it moved on meanwhile (ended, cancelled, or rescued by another check)
+        discard_outputs(job)  # what the dead attempt had written
+        events.job_changed(job.pk, job.owner_id)
+        transaction.on_commit(lambda: enqueue(job))
+    logger.warning("Job %s lost its worker during attempt %s; queued again", job.pk, job.attempt)
+    return 1
+
+
+def republish_queued() -> int:
+    """Publish every queued job's task again: Redis lost its data, and their messages with it.
+
+    A job whose message was not lost after all gets two; the first to start claims it, and the
+    other finds it running under a lease and is skipped.
+    """
+    queued = list(Job.objects.filter(status=Job.Status.QUEUED).only("id", "owner_id", "kind", "task_id"))
+    for job in queued:
+        enqueue(job)
+    if queued:
+        logger.warning("Redis had lost its data: published %s queued job(s) again", len(queued))
+    return len(queued)
 
 
 def crashed_message(times: int) -> str:
@@ -130,8 +218,10 @@ def crashed_message(times: int) -> str:
     )
 
 
-def set_progress(job_id, percent: float, step: str) -> None:
-    updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+def set_progress(job_id, percent: float, step: str, attempt: int | None = None) -> None:
+    """`attempt`: write only while the job is still on that attempt (a frozen attempt that wakes
+    after it was rescued stops here: JobNotRunning)."""
+    updated = running(job_id, attempt).update(
         progress=max(0, min(int(percent), 99)), step=step[:200], heartbeat_at=timezone.now()
     )
     if not updated:
@@ -139,11 +229,17 @@ def set_progress(job_id, percent: float, step: str) -> None:
     events.job_changed(job_id)
 
 
-def succeed(job_id, result: dict, *, notify_by_email: bool | None = None) -> bool:
+def running(job_id, attempt: int | None = None):
+    """The job while it runs (on `attempt`, if given): what an attempt's writes are guarded by."""
+    rows = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
+    return rows if attempt is None else rows.filter(attempt=attempt)
+
+
+def succeed(job_id, result: dict, *, notify_by_email: bool | None = None, attempt: int | None = None) -> bool:
     """`notify_by_email`: the job's own flag when the caller has read the row (it is set when the
     job is made and never changes), which saves asking the database on every job that ends."""
     return ended(
-        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
+        running(job_id, attempt).update(
             status=Job.Status.SUCCEEDED, progress=100, step="Done", result=result, finished_at=timezone.now()
         ),
         job_id,
@@ -151,10 +247,11 @@ def succeed(job_id, result: dict, *, notify_by_email: bool | None = None) -> boo
     )
 
 
-def fail(job_id, message: str, reference: str = "", detail: str = "") -> bool:
+def fail(job_id, message: str, reference: str = "", detail: str = "", *, attempt: int | None = None) -> bool:
     """`message` is for the owner; `detail` (a traceback) is for staff only."""
+    rows = Job.objects.filter(pk=job_id, status__in=Job.ACTIVE_STATUSES)
     return ended(
-        Job.objects.filter(pk=job_id, status__in=Job.ACTIVE_STATUSES).update(
+        (rows if attempt is None else rows.filter(attempt=attempt)).update(
             status=Job.Status.FAILED,
             step="Failed",
             error_message=message,
@@ -184,8 +281,8 @@ class ProgressRecorder:
     throttled, and only the two columns that change are touched.
     """
 
-    def __init__(self, job_id, interval: float | None = None):
-        self.job_id = job_id
+    def __init__(self, job_id, interval: float | None = None, attempt: int | None = None):
+        self.job_id, self.attempt = job_id, attempt
         self.interval = settings.OFFLOAD_PROGRESS_INTERVAL if interval is None else interval
         self.last_write = 0.0
         self.last_step = None
@@ -194,16 +291,21 @@ class ProgressRecorder:
         now = time.monotonic()
         if step == self.last_step and now - self.last_write < self.interval:
             return
-        set_progress(self.job_id, percent, step or self.last_step or "")
+        set_progress(self.job_id, percent, step or self.last_step or "", self.attempt)
         self.last_write, self.last_step = now, step
 
 
-def save_artifact(job: Job, name: str, label: str, content_type: str, content: File | bytes) -> JobArtifact:
+def save_artifact(
+    job: Job, name: str, label: str, content_type: str, content: File | bytes, *, attempt: int | None = None
+) -> JobArtifact:
     """Store an output file; saving one of the same name again replaces it (a retry adds nothing).
 
     `content` is a file (read in chunks: a large output never sits in memory whole) or, for a
-    small export made in memory, its bytes.
+    small export made in memory, its bytes. `attempt`: only while the job is still on it, so an
+    attempt that was rescued never replaces the downloads of the attempt that took over.
     """
+    if attempt is not None and not running(job.pk, attempt).exists():
+        raise JobNotRunning(job.pk)
     for old in JobArtifact.objects.filter(job=job, name=name):
         old.file.delete(save=False)
         old.delete()
@@ -282,11 +384,12 @@ def jobs_ahead(job: Job) -> int:
     return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count()
 
 
-def retry_later(job_id, attempt: int, attempts: int) -> None:
-    """Back to queued while a temporary problem passes; the page shows which attempt comes next."""
+def retry_later(job_id, attempt: int, attempts: int, current: int | None = None) -> None:
+    """Back to queued while a temporary problem passes, as the next attempt (if still on
+    `current`); the page shows which try of the temporary problem's `attempts` comes next."""
     try:
-        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(
-            status=Job.Status.QUEUED, attempt=attempt,
+        running(job_id, current).update(
+            status=Job.Status.QUEUED, attempt=F("attempt") + 1,
             step=f"Retrying (attempt {attempt} of {attempts}) after a temporary problem",
         )  # fmt: skip
         events.job_changed(job_id)

@@ -104,6 +104,16 @@ class Job(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def restarted_note(self) -> str:
+        """What the page says of a job started again after its worker died ("" if it never was)."""
+        if not self.restarts:
+            return ""
+        return (
+            f"The worker running this job stopped; it was started again "
+            f"(attempt {self.restarts + 1} of {settings.OFFLOAD_MAX_RESTARTS + 1})."
+        )
+
+    @property
     def waiting_too_long(self) -> bool:
         """Queued for longer than a free worker would take: worth a hint that none is running."""
         return self.status == self.Status.QUEUED and self.elapsed > QUEUED_HINT_AFTER

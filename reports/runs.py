@@ -24,11 +24,13 @@ CSV, XLSX, PDF, SVG = (
 
 def save_table_downloads(job: Job, stem: str, title: str, subtitle: str, header, rows, progress: Progress) -> None:
     progress(0, "Writing the CSV download")
-    save_artifact(job, f"{stem}.csv", "CSV", CSV, exports.to_csv(header, rows))
+    save_artifact(job, f"{stem}.csv", "CSV", CSV, exports.to_csv(header, rows), attempt=job.attempt)
     progress(30, "Writing the Excel download")
-    save_artifact(job, f"{stem}.xlsx", "Excel (XLSX)", XLSX, exports.to_xlsx(header, rows, sheet=title))
+    save_artifact(
+        job, f"{stem}.xlsx", "Excel (XLSX)", XLSX, exports.to_xlsx(header, rows, sheet=title), attempt=job.attempt
+    )
     progress(60, "Writing the PDF download")
-    save_artifact(job, f"{stem}.pdf", "PDF", PDF, exports.to_pdf(title, subtitle, header, rows))
+    save_artifact(job, f"{stem}.pdf", "PDF", PDF, exports.to_pdf(title, subtitle, header, rows), attempt=job.attempt)
 
 
 def sales_table(summary: sales_query.SalesSummary) -> tuple[list[str], list[list]]:
@@ -55,7 +57,7 @@ def run_sales_summary(job: Job, progress: Progress) -> dict:
         f"{metric_label} by {group_label.lower()}",
         chronological=query.group_by == "month",
     )
-    save_artifact(job, "chart.svg", "Chart (SVG)", SVG, chart)
+    save_artifact(job, "chart.svg", "Chart (SVG)", SVG, chart, attempt=job.attempt)
     header, rows = sales_table(summary)
     save_table_downloads(
         job, "sales-summary", "Sales summary", sales_subtitle(query), header, rows, scaled(progress, 60, 99)

@@ -9,7 +9,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import batches, catalog, imaging, jobs, notifications, schedules
+from . import batches, catalog, imaging, jobs, leases, notifications, schedules
 from .files import local_path
 from .models import ImageItem, Job
 from .problems import InputProblem
@@ -53,9 +53,15 @@ def run_report(self, job_id: str) -> str:
         logger.info("Job %s no longer wants running; skipped", job_id)
         return "skipped"
     report = catalog.BY_KIND[job.kind]
+    attempt = job.attempt  # every write of this attempt is guarded by it
     try:
-        result = report.run(job, jobs.ProgressRecorder(job.pk))
+        with leases.held(job.pk, attempt):
+            result = report.run(job, jobs.ProgressRecorder(job.pk, attempt=attempt))
     except jobs.JobNotRunning:
+        if Job.objects.filter(pk=job.pk, attempt__gt=attempt).exists():
+            # Rescued while this attempt was frozen or cut off: the next attempt owns the job and its downloads.
+            logger.warning("Job %s: attempt %s was superseded; it stops without writing", job_id, attempt)
+            return "superseded"
         logger.info("Job %s stopped while running (cancelled or deleted)", job_id)
         jobs.discard_outputs(job)  # anything written after the cancel
         return "stopped"
@@ -67,27 +73,27 @@ def run_report(self, job_id: str) -> str:
             )
             jobs.fail(job.pk, f"A temporary problem on our side lasted through {self.request.retries + 1} attempts. "
                       "Try again later; if it keeps happening, quote the reference to your administrator.", reference,
-                      traceback.format_exc())  # fmt: skip
+                      traceback.format_exc(), attempt=attempt)  # fmt: skip
             return "failed"
         next_attempt = self.request.retries + 2
         logger.warning("Job %s hit %r; attempt %s of %s follows", job_id, error, next_attempt, self.max_retries + 1)
-        jobs.retry_later(job.pk, next_attempt, self.max_retries + 1)
+        jobs.retry_later(job.pk, next_attempt, self.max_retries + 1, current=attempt)
         raise self.retry(exc=error, countdown=settings.OFFLOAD_RETRY_BACKOFF * 2**self.request.retries) from None
     except InputProblem as problem:
-        jobs.fail(job.pk, str(problem))
+        jobs.fail(job.pk, str(problem), attempt=attempt)
         return "failed"
     except SoftTimeLimitExceeded:
         jobs.fail(job.pk, f"The report took longer than its {limit_words(self.soft_time_limit)} limit and was "
-                  "stopped. Try a shorter date range or a smaller file.")  # fmt: skip
+                  "stopped. Try a shorter date range or a smaller file.", attempt=attempt)  # fmt: skip
         return "failed"
     except Exception:
         reference = jobs.new_reference()
         logger.exception("Job %s failed (reference %s)", job_id, reference)
         jobs.fail(job.pk, "Something went wrong on our side while making this report. "
                   "Try again; if it happens again, quote the reference to your administrator.", reference,
-                  traceback.format_exc())  # fmt: skip
+                  traceback.format_exc(), attempt=attempt)  # fmt: skip
         raise  # so the task's own result row records the traceback for staff
-    jobs.succeed(job.pk, result, notify_by_email=job.notify_by_email)
+    jobs.succeed(job.pk, result, notify_by_email=job.notify_by_email, attempt=attempt)
     return "succeeded"
 
 
@@ -151,6 +157,12 @@ def task_for(kind: str):
 def fail_lost_jobs() -> int:
     """Beat runs this: running jobs whose worker stopped writing progress long ago are failed."""
     return jobs.fail_lost(settings.OFFLOAD_LOST_JOB_MINUTES)
+
+
+@shared_task
+def rescue_jobs() -> int:
+    """Beat runs this every few seconds: a job whose worker died runs again as its next attempt."""
+    return jobs.rescue_orphans()
 
 
 @shared_task
