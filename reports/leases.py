@@ -23,8 +23,14 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 # Renew or release a lease only if it is still this attempt's: a frozen attempt that wakes up
-# after it was rescued must not take the lease back from the attempt that replaced it.
-RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+# after it was rescued must not take the lease back from the attempt that replaced it. A lease
+# that vanished (Redis restarted empty) is taken again, so a live job is not rescued for nothing.
+RENEW = """
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if not holder then return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
+return 0
+"""
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 _client: redis.Redis | None = None

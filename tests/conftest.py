@@ -188,6 +188,22 @@ def celery_worker_process(broker, django_db_setup, django_db_blocker, tmp_path_f
     stop_process(worker)
 
 
+@pytest.fixture
+def workers(own_redis, tmp_path):
+    """Start workers on the test module's own Redis (its `own_redis` fixture); every one is
+    stopped (or killed) at the end."""
+    started = []
+
+    def start(name="w1", **settings):
+        worker = start_worker(own_redis.url, tmp_path / f"{name}.log", name=name, **settings)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        stop_process(worker)
+
+
 def start_beat(broker_url: str, log_path: Path, *options: str, cwd: Path = BASE_DIR, **settings) -> subprocess.Popen:
     """A real beat on the DatabaseScheduler, once it holds the beat lock; `options` go to
     `celery beat`, `settings` become environment variables."""

@@ -10,7 +10,6 @@ from celery import Celery
 
 from project.embedded_redis import EmbeddedRedis
 from reports.models import ImageItem, Job
-from tests.conftest import start_worker, stop_process
 from tests.fault_injection import CRASH_WATERMARK, FAULT
 from tests.support import jpeg_bytes, wait_for
 
@@ -27,21 +26,6 @@ def own_redis(tmp_path):
     server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def workers(own_redis, tmp_path):
-    """Start workers on this test's Redis; every one is stopped (or killed) at the end."""
-    started = []
-
-    def start(name="w1", **settings):
-        worker = start_worker(own_redis.url, tmp_path / f"{name}.log", name=name, **settings)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        stop_process(worker)
 
 
 def send_job(broker_url: str, owner, **params) -> Job:
