@@ -1,0 +1,101 @@
+"""Leases and the rescue check against the suite's real Redis, the task functions called directly."""
+
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from django.utils import timezone
+
+from reports import jobs, leases
+from reports.models import Job
+
+pytestmark = pytest.mark.django_db
+
+SALES_PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
+
+
+@pytest.fixture(autouse=True)
+def short_lease(settings, broker, monkeypatch):
+    settings.OFFLOAD_LEASE_SECONDS = 0.6
+    monkeypatch.setattr(leases, "_client", redis.Redis.from_url(broker.url))
+    monkeypatch.setattr(jobs, "enqueue", lambda job: True)  # the republish itself is Celery's
+
+
+def running_job(user, attempt=1, restarts=0, quiet_for=5.0) -> Job:
+    return Job.objects.create(
+        owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS, status=Job.Status.RUNNING,
+        attempt=attempt, restarts=restarts, heartbeat_at=timezone.now() - timedelta(seconds=quiet_for),
+    )  # fmt: skip
+
+
+def test_a_lease_outlives_a_long_step_with_no_progress_and_the_job_is_not_rescued(user):
+    job = running_job(user)
+    with leases.held(job.pk, job.attempt):
+        time.sleep(2.0)  # more than three lease lengths, with no progress written
+        assert leases.holder(job.pk).attempt == 1
+        assert jobs.rescue_orphans() == 0
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING and job.attempt == 1
+    assert leases.holder(job.pk) is None  # released at the end
+
+
+def test_a_running_job_without_a_lease_goes_back_to_the_queue_as_its_next_attempt(user):
+    job = running_job(user)
+    jobs.save_artifact(job, "partial.csv", "CSV", "text/csv", b"half\n")
+    assert jobs.rescue_orphans() == 1
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.restarts) == (Job.Status.QUEUED, 2, 1)
+    assert not job.artifacts.exists()  # the dead attempt's partial outputs
+    assert job.restarted_note == "The worker running this job stopped; it was started again (attempt 2 of 3)."
+
+
+def test_a_job_that_just_started_is_given_the_time_to_take_its_lease(user):
+    running_job(user, quiet_for=0)
+    assert jobs.rescue_orphans() == 0
+
+
+def test_a_job_that_has_lost_its_worker_too_often_fails_with_the_sentence_it_always_had(user):
+    job = running_job(user, attempt=3, restarts=2)
+    jobs.rescue_orphans()
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "stopped the worker running it 3 times" in job.error_message
+
+
+def test_a_superseded_attempt_cannot_write_progress_outputs_or_its_result(user):
+    job = running_job(user, attempt=2)
+    with pytest.raises(jobs.JobNotRunning):
+        jobs.set_progress(job.pk, 50, "Late", attempt=1)
+    with pytest.raises(jobs.JobNotRunning):
+        jobs.save_artifact(job, "report.csv", "CSV", "text/csv", b"stale\n", attempt=1)
+    assert not jobs.succeed(job.pk, {"stale": True}, attempt=1)
+    assert not jobs.fail(job.pk, "stale", attempt=1)
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING and job.result is None and not job.artifacts.exists()
+
+
+def test_a_frozen_attempt_that_wakes_does_not_take_the_lease_back(user):
+    job = running_job(user, attempt=2)
+    leases.client().set(leases.key(job.pk), str(leases.Holder(2, "elsewhere", 1)), px=60_000)
+    mine = str(leases.Holder(1, "here", 2))
+    assert not leases.client().eval(leases.RENEW, 1, leases.key(job.pk), mine, 1000)
+    assert not leases.client().eval(leases.RELEASE, 1, leases.key(job.pk), mine)
+    assert leases.holder(job.pk).attempt == 2
+
+
+def test_a_delivery_for_a_job_running_under_a_live_lease_is_skipped(user):
+    job = running_job(user)
+    with leases.held(job.pk, job.attempt):
+        assert jobs.start(job.pk) is None
+    job.refresh_from_db()
+    assert job.attempt == 1 and job.restarts == 0
+
+
+def test_redis_losing_its_data_republishes_every_queued_job_once(user, monkeypatch):
+    published = []
+    monkeypatch.setattr(jobs, "enqueue", lambda job: published.append(job.pk) or True)
+    queued = [Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS) for _ in range(3)]
+    leases.client().delete(leases.MARKER)  # as after a restart without persistence
+    jobs.rescue_orphans()
+    jobs.rescue_orphans()  # the marker is back: nothing more
+    assert sorted(published) == sorted(job.pk for job in queued)
