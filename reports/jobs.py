@@ -129,20 +129,24 @@ def start(job_id) -> Job | None:
     return None
 
 
-def leased(kind: str) -> bool:
-    """Report kinds run under a lease (tasks.run_report); an image batch's work is its per-image
-    tasks, each handed back by the broker when its worker dies (batches.begin bounds them)."""
-    return kind != Job.Kind.IMAGE_BATCH
+# Report kinds run under a lease (tasks.run_report); an image batch's work is its per-image
+# tasks, each handed back by the broker when its worker dies (batches.begin bounds them).
+UNLEASED_KINDS = (Job.Kind.IMAGE_BATCH,)
 
 
 def attempt_is_dead(job: Job) -> bool:
-    if not leased(job.kind):
+    if job.kind in UNLEASED_KINDS:
         return True  # handed back by the broker: its worker is gone
     holder = leases.holder(job.pk)
-    if holder is None or holder.attempt != job.attempt:
-        # No lease: dead, unless the attempt has only just started and is about to take it.
+    if lease_lapsed(job, holder):
+        # Dead, unless the attempt has only just started and is about to take its lease.
         return job.heartbeat_at is None or timezone.now() - job.heartbeat_at > lease_duration()
     return holder.is_dead_process_here()
+
+
+def lease_lapsed(job: Job, holder: leases.Holder | None) -> bool:
+    """No lease for the job's current attempt (expired, never taken, or an older attempt's)."""
+    return holder is None or holder.attempt != job.attempt
 
 
 def lease_duration() -> timedelta:
@@ -156,6 +160,9 @@ def fail_crashed(job_id, attempt: int | None = None) -> None:
                      settings.OFFLOAD_MAX_RESTARTS + 1, reference)  # fmt: skip
 
 
+RESCUE_FIELDS = ("id", "owner_id", "kind", "task_id", "attempt", "restarts", "heartbeat_at")
+
+
 def rescue_orphans() -> int:
     """Beat runs this every few seconds: running jobs whose attempt lost its lease (its worker
     died) go back to the queue as their next attempt, and if Redis lost its data, queued jobs
@@ -166,16 +173,9 @@ def rescue_orphans() -> int:
     """
     count = republish_queued() if leases.redis_lost_its_data() else 0
     quiet = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - lease_duration())
-    candidates = [job for job in quiet.exclude(kind=Job.Kind.IMAGE_BATCH).only(*RESCUE_FIELDS)]
+    candidates = list(quiet.exclude(kind__in=UNLEASED_KINDS).only(*RESCUE_FIELDS))
     held = leases.holders([job.pk for job in candidates])
-    for job in candidates:
-        holder = held[str(job.pk)]
-        if holder is None or holder.attempt != job.attempt:
-            count += rescue(job)
-    return count
-
-
-RESCUE_FIELDS = ("id", "owner_id", "kind", "task_id", "attempt", "restarts", "heartbeat_at")
+    return count + sum(rescue(job) for job in candidates if lease_lapsed(job, held[str(job.pk)]))
 
 
 def rescue(job: Job) -> int:
