@@ -334,12 +334,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("OFFLOAD_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": 1,
     "socket_connect_timeout": 3,
-    "socket_timeout": 10,
+    # A Redis that hangs (a frozen process, a network partition) accepts connections and never
+    # answers. Redis answers a publish in well under a millisecond, so a second of silence means
+    # it has hung: give up then, not after the 10 s that held a click for 40 s across retries.
+    # Workers wait for messages on their event loop, which this timeout does not touch.
+    "socket_timeout": 1,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A click must not hang when Redis is down: a publish retries briefly, then the user is told.
+# A click must not hang when Redis is down or hung: a publish retries once (a connection that
+# went stale in a Redis restart), then the user is told. Hung, that is four socket timeouts.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
+    "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 1,

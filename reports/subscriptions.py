@@ -27,7 +27,11 @@ class Subscriptions:
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
-        self.redis = aioredis.Redis.from_url(events.redis_url(), socket_connect_timeout=events.SOCKET_TIMEOUT)
+        # A Redis that hangs (frozen, partitioned) must fail a stream's call quickly, as one that
+        # refuses does: the page then polls instead of waiting on an answer that never comes.
+        self.redis = aioredis.Redis.from_url(
+            events.redis_url(), socket_timeout=events.SOCKET_TIMEOUT, socket_connect_timeout=events.SOCKET_TIMEOUT
+        )
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.queues: dict[str, set[asyncio.Queue]] = defaultdict(set)
         self.reader: asyncio.Task | None = None
