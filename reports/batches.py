@@ -5,6 +5,7 @@ Item outcomes are written once (guarded on PENDING), so a task that runs twice a
 
 import logging
 import tempfile
+import uuid
 import zipfile
 
 from django.conf import settings
@@ -12,8 +13,9 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
 
-from . import events, jobs
+from . import events, jobs, leases
 from .files import copy_to, open_chunks
 from .imaging import EncodedImage, ProcessedImage
 from .models import ImageItem, Job
@@ -71,15 +73,65 @@ def record_success(item: ImageItem, result: ProcessedImage) -> None:
     )
 
 
-def begin(item: ImageItem) -> bool:
-    """Count a worker starting on this image. False once it has been started as often as a
-    job may be restarted: it is the image that kills its workers, so it fails on its own."""
+def begin(item: ImageItem) -> int:
+    """Count a worker starting on this image: the attempt it now is (what its lease holds), or 0
+    once it has been started as often as a job may be restarted: it is the image that kills its
+    workers, so it fails on its own."""
     limit = settings.OFFLOAD_MAX_RESTARTS + 1
-    return bool(
-        ImageItem.objects.filter(pk=item.pk, status=ImageItem.Status.PENDING, starts__lt=limit).update(
-            starts=F("starts") + 1
+    pending = ImageItem.objects.filter(pk=item.pk, status=ImageItem.Status.PENDING)
+    if not pending.filter(starts__lt=limit).update(starts=F("starts") + 1, started_at=timezone.now()):
+        return 0
+    return pending.values_list("starts", flat=True).first() or 0
+
+
+def task_id(job_id, attempt: int, part: str) -> str:
+    """The ids of a batch attempt's tasks, known in advance: the rescue check publishes an
+    image's task again under its own id and chord, so the chord still counts it."""
+    return str(uuid.uuid5(uuid.UUID(str(job_id)), f"{attempt}:{part}"))
+
+
+def image_task_id(job_id, attempt: int, item_id) -> str:
+    return task_id(job_id, attempt, f"image:{item_id}")
+
+
+def chord_id(job_id, attempt: int) -> str:
+    return task_id(job_id, attempt, "images")
+
+
+def rescue_images() -> int:
+    """Images whose worker died mid-image (their lease lapsed) go back to the queue: their own
+    task again, under its id and chord, so the batch finishes within a minute, not after the
+    broker's visibility timeout. Returns how many. One query when no image is in progress."""
+    from .tasks import finish_image_batch, process_image  # tasks imports this module
+
+    quiet = ImageItem.objects.filter(
+        status=ImageItem.Status.PENDING,
+        started_at__lt=timezone.now() - jobs.lease_duration(),
+        job__status=Job.Status.RUNNING,
+    ).values("pk", "job_id", "job__attempt", "starts", "started_at")
+    candidates = list(quiet)
+    held = leases.holders([leases.image(item["pk"]) for item in candidates])
+    rescued = 0
+    for item in candidates:
+        holder = held[leases.image(item["pk"])]
+        if holder is not None and holder.attempt == item["starts"]:
+            continue
+        # Claimed once: the next check does not publish it again while it waits in the queue.
+        claimed = ImageItem.objects.filter(
+            pk=item["pk"], status=ImageItem.Status.PENDING, starts=item["starts"], started_at=item["started_at"]
+        ).update(started_at=None)
+        if not claimed:
+            continue
+        job_id, attempt = item["job_id"], item["job__attempt"]
+        process_image.apply_async(
+            args=[item["pk"]],
+            task_id=image_task_id(job_id, attempt, item["pk"]),
+            group_id=chord_id(job_id, attempt),
+            chord=finish_image_batch.si(str(job_id)),
         )
-    )
+        logger.warning("Image %s of job %s lost its worker; queued again", item["pk"], job_id)
+        rescued += 1
+    return rescued
 
 
 def record_failure(item: ImageItem, reason: str) -> None:

@@ -129,8 +129,9 @@ def start(job_id) -> Job | None:
     return None
 
 
-# Report kinds run under a lease (tasks.run_report); an image batch's work is its per-image
-# tasks, each handed back by the broker when its worker dies (batches.begin bounds them).
+# Report kinds run under a job's lease (tasks.run_report). An image batch's work is its per-image
+# tasks, each under a lease of its own (batches.rescue_images); its fan-out and ZIP are short,
+# and are handed back by the broker if their worker dies.
 UNLEASED_KINDS = (Job.Kind.IMAGE_BATCH,)
 
 

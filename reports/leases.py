@@ -6,6 +6,9 @@ the job's code is doing (a long step with no progress included). A worker that d
 out-of-memory kill, a machine that vanishes) stops renewing, the key expires, and the rescue
 check on beat (jobs.rescue_orphans) hands the job to the queue again as its next attempt.
 
+An image batch's images are leased one by one the same way (`image(item_id)` names the lease),
+since each image is its own task and a dead worker takes only its own images down with it.
+
 The key lives where the job's messages live: if Redis loses its data, the leases go with the
 messages, and the rescue check republishes those jobs too. The Job row stays the source of truth.
 """
@@ -46,8 +49,13 @@ def client() -> redis.Redis:
     return _client
 
 
-def key(job_id) -> str:
-    return f"offload:lease:{job_id}"
+def key(name) -> str:
+    """`name`: a job's id, or image(item_id) for one image of a batch."""
+    return f"offload:lease:{name}"
+
+
+def image(item_id) -> str:
+    return f"image-{item_id}"
 
 
 @dataclass(frozen=True)
@@ -85,51 +93,52 @@ def milliseconds() -> int:
 
 
 class Renewer(threading.Thread):
-    def __init__(self, job_id, holder: Holder):
-        super().__init__(name=f"lease-{job_id}", daemon=True)
-        self.job_id, self.holder = job_id, holder
+    def __init__(self, name, holder: Holder):
+        super().__init__(name=f"lease-{name}", daemon=True)
+        self.lease, self.holder = name, holder
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(settings.OFFLOAD_LEASE_SECONDS / 3):
             try:
-                if not client().eval(RENEW, 1, key(self.job_id), str(self.holder), milliseconds()):
-                    logger.warning("Job %s: the lease of attempt %s was taken over", self.job_id, self.holder.attempt)
+                if not client().eval(RENEW, 1, key(self.lease), str(self.holder), milliseconds()):
+                    logger.warning("Lease %s: attempt %s's was taken over", self.lease, self.holder.attempt)
                     return
             except redis.RedisError:
                 # Redis away for a moment: keep trying; a lease that lapses meanwhile is rescued,
                 # and this attempt then stops at its next write (its attempt number is stale).
-                logger.warning("Job %s: could not renew its lease", self.job_id, exc_info=True)
+                logger.warning("Lease %s: could not renew it", self.lease, exc_info=True)
 
 
 @contextmanager
-def held(job_id, attempt: int):
-    """Hold the job's lease for `attempt` while the block runs, renewed by a thread."""
+def held(name, attempt: int):
+    """Hold the lease `name` (a job's id, or image(item_id)) for `attempt` while the block runs,
+    renewed by a thread."""
     holder = Holder(attempt, socket.gethostname(), os.getpid())
     try:
-        client().set(key(job_id), str(holder), px=milliseconds())
+        client().set(key(name), str(holder), px=milliseconds())
     except redis.RedisError:
-        logger.warning("Job %s: could not take its lease; it runs without one", job_id, exc_info=True)
-    renewer = Renewer(job_id, holder)
+        logger.warning("Lease %s: could not take it; attempt %s runs without one", name, attempt, exc_info=True)
+    renewer = Renewer(name, holder)
     renewer.start()
     try:
         yield holder
     finally:
         renewer.stopped.set()
         with suppress(redis.RedisError):  # it expires by itself
-            client().eval(RELEASE, 1, key(job_id), str(holder))
+            client().eval(RELEASE, 1, key(name), str(holder))
 
 
-def holders(job_ids: list) -> dict[str, Holder | None]:
-    """The current holder of each job's lease (None: expired or never taken), in one round trip."""
-    if not job_ids:
+def holders(names: list) -> dict[str, Holder | None]:
+    """The current holder of each lease (None: expired or never taken), in one round trip."""
+    if not names:
         return {}
-    values = client().mget([key(job_id) for job_id in job_ids])
-    return {str(job_id): Holder.parse(value) for job_id, value in zip(job_ids, values, strict=True)}
+    values = client().mget([key(name) for name in names])
+    return {str(name): Holder.parse(value) for name, value in zip(names, values, strict=True)}
 
 
-def holder(job_id) -> Holder | None:
-    return holders([job_id])[str(job_id)]
+def holder(name) -> Holder | None:
+    return holders([name])[str(name)]
 
 
 # Set by the rescue check and never expiring: when it is missing, Redis has lost its data.

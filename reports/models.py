@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -207,6 +208,9 @@ class ImageItem(models.Model):
     error = models.CharField(max_length=300, blank=True)
     # Times a worker began this image; more than OFFLOAD_MAX_RESTARTS + 1 means it kills workers.
     starts = models.PositiveSmallIntegerField(default=0)
+    # When a worker last began it (None: not begun, or handed back to the queue by the rescue
+    # check). Only an image begun longer ago than a lease has its lease looked at.
+    started_at = models.DateTimeField(null=True, blank=True)
 
     source_format = models.CharField(max_length=10, blank=True)
     source_width = models.PositiveIntegerField(null=True, blank=True)
@@ -224,6 +228,10 @@ class ImageItem(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["job", "position"], name="one_image_per_position")]
+        # The rescue check's question every few seconds, asked of the few images in progress.
+        indexes = [
+            models.Index(fields=["started_at"], condition=Q(status="pending"), name="image_in_progress"),
+        ]
 
     def __str__(self) -> str:
         return self.source_name

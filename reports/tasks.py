@@ -100,11 +100,15 @@ def run_report(self, job_id: str) -> str:
 @shared_task(soft_time_limit=60, time_limit=90)
 def start_image_batch(job_id: str) -> str:
     """Fan the batch out: one task per image, in parallel, then one to build the ZIP."""
-    if jobs.start(job_id) is None:
+    job = jobs.start(job_id)
+    if job is None:
         return "skipped"
     item_ids = list(ImageItem.objects.filter(job_id=job_id).values_list("pk", flat=True))
     jobs.set_progress(job_id, 0, f"0 of {len(item_ids)} images done")
-    chord(process_image.s(item_id) for item_id in item_ids)(finish_image_batch.si(job_id))
+    images = [process_image.si(item).set(task_id=batches.image_task_id(job.pk, job.attempt, item)) for item in item_ids]
+    # The chord's own task id is its header's group id: what the rescue check publishes an image under.
+    fan_out = chord(images, task_id=batches.chord_id(job.pk, job.attempt))
+    fan_out(finish_image_batch.si(job_id), task_id=batches.task_id(job.pk, job.attempt, "zip"))
     return "started"
 
 
@@ -114,15 +118,17 @@ def process_image(item_id: int) -> str:
     item = ImageItem.objects.select_related("job").filter(pk=item_id).first()
     if item is None or item.status != ImageItem.Status.PENDING or item.job.status != Job.Status.RUNNING:
         return "skipped"
-    if not batches.begin(item):
+    attempt = batches.begin(item)
+    if not attempt:
         batches.record_failure(item, "Processing this image stopped its worker more than once, so it was left out.")
         batches.update_progress(item.job_id)
         return "failed"
     options = imaging.ImageOptions.from_params(item.job.params["options"])
     try:
-        with local_path(item.original) as path:
-            result = imaging.process(path, options, settings.OFFLOAD_MAX_IMAGE_PIXELS)
-        batches.record_success(item, result)
+        with leases.held(leases.image(item.pk), attempt):
+            with local_path(item.original) as path:
+                result = imaging.process(path, options, settings.OFFLOAD_MAX_IMAGE_PIXELS)
+            batches.record_success(item, result)
         outcome = "done"
         if not Job.objects.filter(pk=item.job_id, status=Job.Status.RUNNING).exists():
             jobs.discard_outputs(item.job)  # cancelled while this image was being processed
@@ -161,8 +167,9 @@ def fail_lost_jobs() -> int:
 
 @shared_task
 def rescue_jobs() -> int:
-    """Beat runs this every few seconds: a job whose worker died runs again as its next attempt."""
-    return jobs.rescue_orphans()
+    """Beat runs this every few seconds: a job whose worker died runs again as its next attempt,
+    and an image whose worker died is queued again."""
+    return jobs.rescue_orphans() + batches.rescue_images()
 
 
 @shared_task

@@ -9,7 +9,8 @@ Faults (the job's `test_fault` parameter):
 - `crash`: the pool process kills itself with SIGKILL on every delivery (a poison message).
 - `crash-once`: the same, on the first delivery only.
 - `stubborn`: sleeps and ignores the soft time limit, so only the hard limit stops it.
-An image batch whose watermark is `test-crash` kills the worker on each of its images.
+An image batch whose watermark is `test-crash` kills the worker on each of its images; one whose
+watermark is `test-slow` takes 3 seconds over each image.
 """
 
 import dataclasses
@@ -26,6 +27,7 @@ from reports.progress import scaled
 
 FAULT = "test_fault"
 CRASH_WATERMARK = "test-crash"
+SLOW_WATERMARK = "test-slow"
 
 
 def die() -> None:
@@ -60,6 +62,8 @@ def image_with_faults(process):
     def process_with_faults(path, options, max_pixels):
         if options.watermark == CRASH_WATERMARK:
             die()
+        if options.watermark == SLOW_WATERMARK:
+            time.sleep(3)
         return process(path, options, max_pixels)
 
     return process_with_faults

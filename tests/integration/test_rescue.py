@@ -14,14 +14,16 @@ import time
 
 import pytest
 import redis
+from celery import Celery
+from django.core.files.base import ContentFile
 
 from project.embedded_redis import EmbeddedRedis
 from reports import leases
-from reports.models import Job
+from reports.models import ImageItem, Job
 from tests.conftest import start_beat, stop_process
-from tests.fault_injection import FAULT
+from tests.fault_injection import FAULT, SLOW_WATERMARK
 from tests.integration.test_faults import SALES_ARTIFACTS, final, kill_whole_worker, send_job
-from tests.support import wait_for
+from tests.support import jpeg_bytes, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -65,14 +67,14 @@ def running_attempt(job_id, attempt: int, timeout: float = 60) -> Job:
     return wait_for(started, timeout, f"job {job_id} to be running as attempt {attempt}")
 
 
-def worker_holding(job_id, candidates):
-    """The worker whose pool process holds the job's lease."""
+def worker_holding(lease, candidates):
+    """The worker whose pool process holds the lease (a job's id, or leases.image(item_id))."""
 
     def holder():
-        held = leases.holder(job_id)
+        held = leases.holder(lease)
         return held and next((w for w in candidates if w.poll() is None and os.getpgid(held.pid) == w.pid), None)
 
-    return wait_for(holder, 30, f"a worker to hold job {job_id}'s lease")
+    return wait_for(holder, 30, f"a worker to hold lease {lease}")
 
 
 def assert_one_set_of_downloads(job: Job) -> None:
@@ -155,3 +157,37 @@ def test_redis_restarted_empty_with_jobs_queued_and_running_ends_each_once(own_r
 
 def own_redis_has_marker() -> bool:
     return bool(leases.client().exists(leases.MARKER))
+
+
+def test_an_image_whose_worker_is_killed_runs_again_on_the_other_worker_and_the_batch_finishes(
+    own_redis, workers, beat, user
+):
+    pool = [workers(f"w{n}", concurrency=1, **QUICK) for n in range(2)]
+    beat(**QUICK)
+    options = {"watermark": SLOW_WATERMARK, "quality": 85, "strip_metadata": True}
+    job = Job.objects.create(owner=user, kind=Job.Kind.IMAGE_BATCH, params={"options": options, "count": 4})
+    for position in range(1, 5):
+        item = ImageItem(job=job, position=position, source_name=f"{position}.jpg", source_bytes=1)
+        item.original.save("original", ContentFile(jpeg_bytes(64, 48)), save=True)
+    producer = Celery(broker=own_redis.url, set_as_current=False)
+    producer.send_task("reports.tasks.start_image_batch", args=[str(job.pk)], task_id=job.task_id, queue="images")
+    producer.close()
+
+    def leased_item():
+        for item in ImageItem.objects.filter(job=job, status=ImageItem.Status.PENDING, starts=1):
+            if leases.holder(leases.image(item.pk)):
+                return item
+        return None
+
+    item = wait_for(leased_item, 60, "a worker to begin an image")
+    victim = worker_holding(leases.image(item.pk), pool)
+    kill_whole_worker(victim)
+    killed_at = time.monotonic()
+    workers("w2", concurrency=1, **QUICK)
+    wait_for(lambda: ImageItem.objects.get(pk=item.pk).starts == 2, 60, "the image to be begun again")
+    print(f"\nkill → the image running again: {time.monotonic() - killed_at:.1f} s (lease 4 s, check every 1 s)")
+    job = final(job.pk, timeout=60)
+    assert job.status == Job.Status.SUCCEEDED, job.error_message
+    assert set(job.images.values_list("status", flat=True)) == {ImageItem.Status.DONE}
+    assert ImageItem.objects.get(pk=item.pk).starts == 2
+    assert job.artifacts.filter(name="images.zip").count() == 1

@@ -7,8 +7,8 @@ import pytest
 import redis
 from django.utils import timezone
 
-from reports import jobs, leases
-from reports.models import Job
+from reports import batches, jobs, leases, tasks
+from reports.models import ImageItem, Job
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +99,47 @@ def test_redis_losing_its_data_republishes_every_queued_job_once(user, monkeypat
     jobs.rescue_orphans()
     jobs.rescue_orphans()  # the marker is back: nothing more
     assert sorted(published) == sorted(job.pk for job in queued)
+
+
+def image_in_progress(user, begun_ago: float) -> ImageItem:
+    job = Job.objects.create(owner=user, kind=Job.Kind.IMAGE_BATCH, params={"options": {}}, status=Job.Status.RUNNING)
+    return ImageItem.objects.create(
+        job=job, position=1, source_name="a.jpg", original="x", starts=1,
+        started_at=timezone.now() - timedelta(seconds=begun_ago),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def published(monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.process_image, "apply_async", lambda **options: sent.append(options))
+    return sent
+
+
+def test_an_image_whose_worker_died_is_queued_again_once_under_its_own_task_and_chord(user, published):
+    item = image_in_progress(user, begun_ago=5)
+    assert batches.rescue_images() == 1
+    job = item.job
+    assert published == [{
+        "args": [item.pk],
+        "task_id": batches.image_task_id(job.pk, job.attempt, item.pk),
+        "group_id": batches.chord_id(job.pk, job.attempt),
+        "chord": tasks.finish_image_batch.si(str(job.pk)),
+    }]  # fmt: skip
+    # While it waits in the queue, later checks leave it alone.
+    assert batches.rescue_images() == 0 and len(published) == 1
+
+
+def test_an_image_under_a_live_lease_or_just_begun_is_left_alone(user, published):
+    leased = image_in_progress(user, begun_ago=5)
+    image_in_progress(user, begun_ago=0)
+    with leases.held(leases.image(leased.pk), leased.starts):
+        assert batches.rescue_images() == 0
+    assert published == []
+
+
+def test_an_image_begun_again_takes_the_next_attempt_and_stops_at_the_cap(user):
+    item = image_in_progress(user, begun_ago=5)
+    assert batches.begin(item) == 2
+    assert batches.begin(item) == 3
+    assert batches.begin(item) == 0  # OFFLOAD_MAX_RESTARTS (2) + 1 starts: it kills its workers
