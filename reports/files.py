@@ -90,6 +90,21 @@ def copy_to(source: FieldFile, target: FieldFile, filename: str) -> None:
         target.save(filename, File(original), save=False)  # File.chunks(): streamed
 
 
+def delete_folder(storage: Storage, name: str) -> int:
+    """Delete every file under the folder (on an object store, every object under the prefix)
+    and the folder; returns how many files went. Unlike deleting what rows name, it also finds a
+    file no row knows of: one written by an attempt killed before it recorded it."""
+    try:
+        folders, files = storage.listdir(name)
+    except FileNotFoundError:
+        return 0
+    for file_name in files:
+        storage.delete(f"{name}/{file_name}")
+    deleted = len(files) + sum(delete_folder(storage, f"{name}/{folder}") for folder in folders)
+    remove_empty_folders(storage, name)
+    return deleted
+
+
 def remove_empty_folders(storage: Storage, *names: str) -> None:
     """Remove folders a deleted job leaves on disk storage, deepest first; object stores have none."""
     for name in names:

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import events, leases
-from .files import copy_to, remove_empty_folders
+from .files import copy_to, delete_folder
 from .models import Job, JobArtifact
 
 logger = logging.getLogger(__name__)
@@ -341,13 +341,11 @@ def cancel(job: Job) -> bool:
 
 
 def discard_outputs(job: Job) -> None:
-    """Remove what a job produced (not its inputs): downloads and processed images."""
-    for artifact in JobArtifact.objects.filter(job=job):
-        artifact.file.delete(save=False)
-        artifact.delete()
-    for item in job.images.exclude(output=""):
-        item.output.delete(save=False)
-        item.preview.delete(save=False)
+    """Remove what a job produced (not its inputs): downloads and processed images, and any file
+    under its outputs' folder that no row knew of (written by an attempt killed before it
+    recorded it)."""
+    JobArtifact.objects.filter(job=job).delete()
+    delete_folder(default_storage, f"jobs/{job.pk}")
 
 
 def delete_job(job: Job) -> bool:
@@ -355,11 +353,7 @@ def delete_job(job: Job) -> bool:
     if job.status not in Job.FINAL_STATUSES:
         return False
     discard_outputs(job)
-    if job.input_file:
-        job.input_file.delete(save=False)
-    for item in job.images.all():
-        item.original.delete(save=False)
-    remove_empty_folders(default_storage, f"jobs/{job.pk}/images", f"jobs/{job.pk}", f"uploads/{job.pk}")
+    delete_folder(default_storage, f"uploads/{job.pk}")  # its inputs: the CSV, or the images
     job.delete()
     return True
 

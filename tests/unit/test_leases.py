@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 import redis
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from reports import batches, jobs, leases, tasks
@@ -43,10 +45,13 @@ def test_a_lease_outlives_a_long_step_with_no_progress_and_the_job_is_not_rescue
 def test_a_running_job_without_a_lease_goes_back_to_the_queue_as_its_next_attempt(user):
     job = running_job(user)
     jobs.save_artifact(job, "partial.csv", "CSV", "text/csv", b"half\n")
+    # Written by the dead attempt, which was killed before it recorded it: no row names it.
+    unrecorded = default_storage.save(f"jobs/{job.pk}/partial.xlsx", ContentFile(b"half"))
     assert jobs.rescue_orphans() == 1
     job.refresh_from_db()
     assert (job.status, job.attempt, job.restarts) == (Job.Status.QUEUED, 2, 1)
     assert not job.artifacts.exists()  # the dead attempt's partial outputs
+    assert not default_storage.exists(unrecorded)
     assert job.restarted_note == "The worker running this job stopped; it was started again (attempt 2 of 3)."
 
 

@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
@@ -135,6 +136,8 @@ def test_cancel_removes_partial_outputs_from_the_bucket_and_keeps_the_input(obje
     job = Job.objects.create(owner=user, kind=Job.Kind.CSV_PROFILE, status=Job.Status.RUNNING, params={})
     job.input_file.save("input.csv", ContentFile(b"a\n1\n"))
     jobs.save_artifact(job, "csv-profile.csv", "CSV", "text/csv", b"partial\n")
+    # Written by an attempt killed before it recorded it: no row names it.
+    default_storage.save(f"jobs/{job.pk}/csv-profile.xlsx", ContentFile(b"orphan"))
     assert jobs.cancel(job)
     assert s3_server.keys(object_store) == {f"uploads/{job.pk}/input.csv"}  # kept for Run again
 
