@@ -7,9 +7,9 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
-        from django.db.models.signals import post_delete
+        from django.db.models.signals import post_delete, post_migrate
 
-        from . import events
+        from . import events, roles
         from .files import check_bucket
         from .models import Job
 
@@ -20,3 +20,5 @@ class ReportsConfig(AppConfig):
         # Open streams hear of these at once instead of at their next heartbeat.
         user_logged_out.connect(events.on_sign_out, dispatch_uid="offload-streams-sign-out")
         post_delete.connect(events.on_job_deleted, sender=Job, dispatch_uid="offload-streams-job-deleted")
+        # The Operations groups, once this app's permissions exist.
+        post_migrate.connect(roles.ensure_groups, sender=self, dispatch_uid="offload-operations-groups")

@@ -104,7 +104,8 @@ def start(job_id) -> Job | None:
     to OFFLOAD_MAX_RESTARTS times; after that it is failed, since it is what kills its workers.
     """
     now = timezone.now()
-    fields = {"status": Job.Status.RUNNING, "started_at": now, "heartbeat_at": now, "progress": 0, "step": "Starting"}
+    fields = {"status": Job.Status.RUNNING, "started_at": now, "heartbeat_at": now, "progress": 0, "step": "Starting",
+              "worker": leases.this_process()}  # fmt: skip
     started = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(**fields)
     if not started:
         running = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).first()
@@ -140,8 +141,10 @@ def attempt_is_dead(job: Job) -> bool:
         return True  # handed back by the broker: its worker is gone
     holder = leases.holder(job.pk)
     if lease_lapsed(job, holder):
-        # Dead, unless the attempt has only just started and is about to take its lease.
-        return job.heartbeat_at is None or timezone.now() - job.heartbeat_at > lease_duration()
+        if job.heartbeat_at is None or timezone.now() - job.heartbeat_at > lease_duration():
+            return True
+        # Young enough not to have taken its lease yet: alive, unless it ran here and its process is gone.
+        return leases.is_dead_process_here(job.worker)
     return holder.is_dead_process_here()
 
 

@@ -1,8 +1,8 @@
 """A lease per running attempt of a job: how a dead worker's job is noticed within seconds.
 
 While an attempt runs, a key on the broker's Redis names it (`attempt host pid`) and lives
-OFFLOAD_LEASE_SECONDS; a thread in the worker process renews it every third of that, whatever
-the job's code is doing (a long step with no progress included). A worker that dies (SIGKILL, an
+OFFLOAD_LEASE_SECONDS; a thread in the worker process takes it, then renews it, every third of
+that, whatever the job's code is doing (a long step with no progress included). A worker that dies (SIGKILL, an
 out-of-memory kill, a machine that vanishes) stops renewing, the key expires, and the rescue
 check on beat (jobs.rescue_orphans) hands the job to the queue again as its next attempt.
 
@@ -25,15 +25,16 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# Renew or release a lease only if it is still this attempt's: a frozen attempt that wakes up
-# after it was rescued must not take the lease back from the attempt that replaced it. A lease
-# that vanished (Redis restarted empty) is taken again, so a live job is not rescued for nothing.
+# Renew a lease only if it is still this attempt's, and take it if it is gone (Redis restarted
+# empty, or not taken yet) or held by an older attempt. So a frozen attempt that wakes after it
+# was rescued can never keep the lease from the attempt that replaced it: a newer attempt wins.
 RENEW = """
 local holder = redis.call('get', KEYS[1])
 if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-if not holder then return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
-return 0
+if holder and (tonumber(string.match(holder, '^(%d+) ')) or 0) >= tonumber(ARGV[3]) then return 0 end
+return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0
 """
+# Release it only if it is still this attempt's.
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 _client: redis.Redis | None = None
@@ -88,8 +89,24 @@ class Holder:
         return False
 
 
+def this_process() -> str:
+    """`host pid`: where an attempt runs, as its Job row records it (Job.worker)."""
+    return f"{socket.gethostname()} {os.getpid()}"
+
+
+def is_dead_process_here(worker: str) -> bool:
+    """Job.worker names a process on this machine that is gone."""
+    host, _, pid = worker.partition(" ")
+    return pid.isdigit() and Holder(0, host, int(pid)).is_dead_process_here()
+
+
 def milliseconds() -> int:
     return int(settings.OFFLOAD_LEASE_SECONDS * 1000)
+
+
+def renew(name, holder: Holder) -> bool:
+    """Take or renew the lease for `holder`; False if a newer attempt (or this attempt's twin) holds it."""
+    return bool(client().eval(RENEW, 1, key(name), str(holder), milliseconds(), holder.attempt))
 
 
 class Renewer(threading.Thread):
@@ -97,13 +114,15 @@ class Renewer(threading.Thread):
         super().__init__(name=f"lease-{name}", daemon=True)
         self.lease, self.holder = name, holder
         self.stopped = threading.Event()
+        self.taken = False
 
     def run(self) -> None:
         while not self.stopped.wait(settings.OFFLOAD_LEASE_SECONDS / 3):
             try:
-                if not client().eval(RENEW, 1, key(self.lease), str(self.holder), milliseconds()):
+                if not renew(self.lease, self.holder):
                     logger.warning("Lease %s: attempt %s's was taken over", self.lease, self.holder.attempt)
                     return
+                self.taken = True
             except redis.RedisError:
                 # Redis away for a moment: keep trying; a lease that lapses meanwhile is rescued,
                 # and this attempt then stops at its next write (its attempt number is stale).
@@ -113,20 +132,22 @@ class Renewer(threading.Thread):
 @contextmanager
 def held(name, attempt: int):
     """Hold the lease `name` (a job's id, or image(item_id)) for `attempt` while the block runs,
-    renewed by a thread."""
+    renewed by a thread.
+
+    The lease is first taken a third of its length in, not at once: the rescue check and start()
+    both leave an attempt alone for a lease's length after its last progress write, so a lease
+    matters only to a job still running by then, and most jobs end sooner without a Redis call.
+    """
     holder = Holder(attempt, socket.gethostname(), os.getpid())
-    try:
-        client().set(key(name), str(holder), px=milliseconds())
-    except redis.RedisError:
-        logger.warning("Lease %s: could not take it; attempt %s runs without one", name, attempt, exc_info=True)
     renewer = Renewer(name, holder)
     renewer.start()
     try:
         yield holder
     finally:
         renewer.stopped.set()
-        with suppress(redis.RedisError):  # it expires by itself
-            client().eval(RELEASE, 1, key(name), str(holder))
+        if renewer.taken:
+            with suppress(redis.RedisError):  # it expires by itself
+                client().eval(RELEASE, 1, key(name), str(holder))
 
 
 def holders(names: list) -> dict[str, Holder | None]:

@@ -59,7 +59,9 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     except jobs.TooManyActiveJobs as refusal:
         return refused(request, report, form, str(refusal))
     if request.htmx:
-        context = job_context(job, streams=streams_available(request))
+        # Notices of other jobs are not looked for here: the new job's first poll, a second
+        # later, or its stream at once, carries them. It keeps a query off every click.
+        context = {**job_context(job, streams=streams_available(request)), "waiting_notices": []}
         response = render(request, "reports/job_detail.html#job-live", context)
         return push_url(response, job.get_absolute_url())
     return see_other(job.get_absolute_url())

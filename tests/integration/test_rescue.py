@@ -107,7 +107,8 @@ def test_ten_killed_workers_jobs_each_run_again_on_the_other_worker_and_end_once
 def test_with_the_default_lease_a_killed_workers_job_is_running_again_within_a_minute(own_redis, workers, beat, user):
     pool = [workers(f"w{n}", concurrency=1) for n in range(2)]
     beat()
-    job = send_job(own_redis.url, user, **{FAULT: "slow:3"})
+    # Long enough to take its lease (a third of a lease in) before it is killed.
+    job = send_job(own_redis.url, user, **{FAULT: "slow:12"})
     running_attempt(job.pk, 1)
     kill_whole_worker(worker_holding(job.pk, pool))
     killed_at = time.monotonic()

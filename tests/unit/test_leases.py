@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from reports import batches, jobs, leases, tasks
 from reports.models import ImageItem, Job
+from tests.support import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -82,15 +83,33 @@ def test_a_superseded_attempt_cannot_write_progress_outputs_or_its_result(user):
 def test_a_frozen_attempt_that_wakes_does_not_take_the_lease_back(user):
     job = running_job(user, attempt=2)
     leases.client().set(leases.key(job.pk), str(leases.Holder(2, "elsewhere", 1)), px=60_000)
-    mine = str(leases.Holder(1, "here", 2))
-    assert not leases.client().eval(leases.RENEW, 1, leases.key(job.pk), mine, 1000)
-    assert not leases.client().eval(leases.RELEASE, 1, leases.key(job.pk), mine)
+    mine = leases.Holder(1, "here", 2)
+    assert not leases.renew(job.pk, mine)
+    assert not leases.client().eval(leases.RELEASE, 1, leases.key(job.pk), str(mine))
     assert leases.holder(job.pk).attempt == 2
+
+
+def test_a_newer_attempt_takes_the_lease_from_an_older_one_that_woke_first(user):
+    job = running_job(user, attempt=2)
+    # The frozen attempt 1 woke while attempt 2 had not taken its lease yet, and took it.
+    assert leases.renew(job.pk, leases.Holder(1, "here", 2))
+    assert leases.renew(job.pk, leases.Holder(2, "elsewhere", 1))
+    assert leases.holder(job.pk).attempt == 2
+    assert not leases.renew(job.pk, leases.Holder(1, "here", 2))  # so the old one stops renewing
+
+
+def test_a_short_job_never_touches_redis_for_its_lease(user, settings):
+    settings.OFFLOAD_LEASE_SECONDS = 30
+    job = running_job(user)
+    with leases.held(job.pk, job.attempt):
+        assert leases.holder(job.pk) is None  # not taken in its first third: most jobs end by then
+    assert leases.holder(job.pk) is None
 
 
 def test_a_delivery_for_a_job_running_under_a_live_lease_is_skipped(user):
     job = running_job(user)
     with leases.held(job.pk, job.attempt):
+        wait_for(lambda: leases.holder(job.pk), 2, "the lease to be taken")
         assert jobs.start(job.pk) is None
     job.refresh_from_db()
     assert job.attempt == 1 and job.restarts == 0
@@ -139,6 +158,7 @@ def test_an_image_under_a_live_lease_or_just_begun_is_left_alone(user, published
     leased = image_in_progress(user, begun_ago=5)
     image_in_progress(user, begun_ago=0)
     with leases.held(leases.image(leased.pk), leased.starts):
+        wait_for(lambda: leases.holder(leases.image(leased.pk)), 2, "the lease to be taken")
         assert batches.rescue_images() == 0
     assert published == []
 

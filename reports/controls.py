@@ -1,0 +1,82 @@
+"""The Operations controls, through Celery's own remote control: pause and resume a queue, grow
+and shrink a worker's pool.
+
+A pause is remembered on Redis, beside the messages it holds back: a worker that starts while a
+queue is paused leaves it out of the queues it consumes (Celery's own `-X`, applied at start), so
+a restart or a new machine does not quietly resume it. Only the job queues can be paused: the
+default queue carries beat's housekeeping (the rescue check among it), which must keep running.
+"""
+
+import logging
+
+import redis
+from celery.signals import celeryd_after_setup
+from django.conf import settings
+
+from project import celery_app
+
+logger = logging.getLogger(__name__)
+
+PAUSED = "offload:paused-queues"
+PAUSABLE = [name for name in settings.CELERY_TASK_QUEUES if name != settings.CELERY_TASK_DEFAULT_QUEUE]
+REPLY_TIMEOUT = 1.0
+
+
+class ControlError(Exception):
+    """Said to the operator as it is."""
+
+
+def client() -> redis.Redis:
+    return redis.Redis.from_url(celery_app.conf.broker_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def paused_queues() -> set[str] | None:
+    """The paused queues; None if Redis cannot be reached."""
+    try:
+        return {name.decode() for name in client().smembers(PAUSED)}
+    except redis.RedisError:
+        logger.warning("Could not read the paused queues", exc_info=True)
+        return None
+
+
+def answered(replies) -> list[str]:
+    """The workers that confirmed an order: Celery replies [{worker: {"ok": ...}}, ...]."""
+    return sorted(name for reply in replies or [] for name, body in reply.items() if "ok" in body)
+
+
+def pause(queue: str) -> list[str]:
+    """Stop every worker consuming `queue` (jobs already running finish); the workers that confirmed."""
+    if queue not in PAUSABLE:
+        raise ControlError(f"There is no job queue called {queue!r}.")
+    try:
+        client().sadd(PAUSED, queue)
+    except redis.RedisError as error:
+        raise ControlError("Redis cannot be reached, so the queue could not be paused.") from error
+    return answered(celery_app.control.cancel_consumer(queue, reply=True, timeout=REPLY_TIMEOUT))
+
+
+def resume(queue: str) -> list[str]:
+    if queue not in PAUSABLE:
+        raise ControlError(f"There is no job queue called {queue!r}.")
+    try:
+        client().srem(PAUSED, queue)
+    except redis.RedisError as error:
+        raise ControlError("Redis cannot be reached, so the queue could not be resumed.") from error
+    return answered(celery_app.control.add_consumer(queue, reply=True, timeout=REPLY_TIMEOUT))
+
+
+def resize_pool(worker: str, by: int) -> bool:
+    """Add (by > 0) or remove pool processes of one worker; whether it confirmed."""
+    order = celery_app.control.pool_grow if by > 0 else celery_app.control.pool_shrink
+    return bool(answered(order(abs(by), destination=[worker], reply=True, timeout=REPLY_TIMEOUT)))
+
+
+@celeryd_after_setup.connect
+def leave_out_paused_queues(sender, instance, conf, **kwargs) -> None:
+    """A worker starting while a queue is paused does not consume it (until it is resumed)."""
+    paused = paused_queues() or set()
+    consumed = set(instance.app.amqp.queues.consume_from or instance.app.amqp.queues)
+    left_out = paused & consumed
+    if left_out:
+        instance.app.amqp.queues.deselect(left_out)
+        logger.warning("Queues %s are paused: this worker leaves them out until they are resumed", sorted(left_out))
