@@ -122,7 +122,8 @@ def main() -> None:
             page.screenshot(path=ROOT / f"docs/notice-{name}.png")
             page.goto(f"{BASE}/operations/")
             page.wait_for_selector("text=Workers online")
-            page.wait_for_timeout(2500)  # the workers answer within a second
+            page.wait_for_selector("#performance table")
+            page.wait_for_timeout(3500)  # the workers answer within a second or three
             page.screenshot(path=ROOT / f"docs/operations-{name}.png", full_page=True)
             page.close()
         browser.close()

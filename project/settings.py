@@ -3,6 +3,7 @@
 `.env` (optional, next to manage.py) is read first; `.env.example` documents every variable.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -314,12 +315,16 @@ OFFLOAD_LOST_JOB_CHECK_SECONDS = env.float("OFFLOAD_LOST_JOB_CHECK_SECONDS", def
 # Finished jobs, their files and their task results are deleted after this many days.
 OFFLOAD_RETENTION_DAYS = env.int("OFFLOAD_RETENTION_DAYS", default=30)
 CELERY_RESULT_EXPIRES = timedelta(days=OFFLOAD_RETENTION_DAYS)
+# Queue depth is sampled every minute for the Operations page; samples are kept this many days.
+OFFLOAD_QUEUE_SAMPLE_DAYS = env.int("OFFLOAD_QUEUE_SAMPLE_DAYS", default=8)
 # Housekeeping on beat. The DatabaseScheduler copies these into its tables at start, so they
 # show (and can be paused) in the admin beside the users' own schedules.
 CELERY_BEAT_SCHEDULE = {
     "offload: rescue jobs": {"task": "reports.tasks.rescue_jobs", "schedule": OFFLOAD_RESCUE_CHECK_SECONDS},
     "offload: fail lost jobs": {"task": "reports.tasks.fail_lost_jobs", "schedule": OFFLOAD_LOST_JOB_CHECK_SECONDS},
     "offload: delete old jobs": {"task": "reports.tasks.delete_old_jobs", "schedule": crontab(hour=3, minute=30)},
+    "offload: sample queues": {"task": "reports.tasks.sample_queues", "schedule": 60.0},
+    "offload: roll up job hours": {"task": "reports.tasks.roll_up_job_hours", "schedule": 300.0},
     # Celery's own: deletes expired rows from django-celery-results' table.
     "celery.backend_cleanup": {"task": "celery.backend_cleanup", "schedule": crontab(hour=4, minute=0)},
 }
@@ -366,6 +371,17 @@ OFFLOAD_STREAM_HEARTBEAT = env.float("OFFLOAD_STREAM_HEARTBEAT", default=15)
 OFFLOAD_STREAM_MAX_SECONDS = env.float("OFFLOAD_STREAM_MAX_SECONDS", default=600)
 # Where "job changed" events are published (Redis pub/sub). Empty: the broker's Redis.
 OFFLOAD_EVENTS_REDIS_URL = env.str("OFFLOAD_EVENTS_REDIS_URL", default="")
+
+# --- Metrics for Prometheus -----------------------------------------------------------------
+# /metrics (reports/metrics.py) answers a scraper that sends `Authorization: Bearer <token>`, or
+# one whose address is in the allow list (addresses or networks). With neither set it is off: 404.
+OFFLOAD_METRICS_TOKEN = env.str("OFFLOAD_METRICS_TOKEN", default="")
+OFFLOAD_METRICS_ALLOW = [entry.strip() for entry in env.list("OFFLOAD_METRICS_ALLOW", default=[])]
+for _entry in OFFLOAD_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"OFFLOAD_METRICS_ALLOW: {_entry!r} is not an address or a network.") from None
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -1,10 +1,13 @@
-"""Top-level URLs: sign-in, the admin, and the reports app."""
+"""Top-level URLs: sign-in, the admin, metrics for Prometheus, and the reports app."""
 
 from django.contrib import admin
 from django.urls import include, path
 
+from reports import metrics
+
 urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", include("reports.urls")),
 ]

@@ -10,7 +10,6 @@ default queue carries beat's housekeeping (the rescue check among it), which mus
 import logging
 
 import redis
-from celery.signals import celeryd_after_setup
 from django.conf import settings
 
 from project import celery_app
@@ -71,9 +70,9 @@ def resize_pool(worker: str, by: int) -> bool:
     return bool(answered(order(abs(by), destination=[worker], reply=True, timeout=REPLY_TIMEOUT)))
 
 
-@celeryd_after_setup.connect
-def leave_out_paused_queues(sender, instance, conf, **kwargs) -> None:
-    """A worker starting while a queue is paused does not consume it (until it is resumed)."""
+def leave_out_paused_queues(instance) -> None:
+    """A worker starting while a queue is paused does not consume it (until it is resumed).
+    Runs on Celery's celeryd_after_setup (project/celery.py), before the worker consumes anything."""
     paused = paused_queues() or set()
     consumed = set(instance.app.amqp.queues.consume_from or instance.app.amqp.queues)
     left_out = paused & consumed

@@ -118,8 +118,9 @@ def start(job_id) -> Job | None:
             fail_crashed(job_id, running.attempt)
             return None
         started = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, attempt=running.attempt).update(
-            restarts=F("restarts") + 1, attempt=F("attempt") + 1, **fields
-        )
+            restarts=F("restarts") + 1, attempt=F("attempt") + 1,
+            history=history_with(job_id, "Its worker died: handed back by the broker and started again"), **fields,
+        )  # fmt: skip
         if started:
             logger.warning("Job %s was handed back after its worker died; starting it again", job_id)
     if started:
@@ -191,6 +192,7 @@ def rescue(job: Job) -> int:
         requeued = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempt=job.attempt).update(
             status=Job.Status.QUEUED, attempt=F("attempt") + 1, restarts=F("restarts") + 1, progress=0,
             step="Waiting for a worker to start it again",
+            history=history_with(job.pk, "Its worker died (lease lapsed): queued again"),
         )  # fmt: skip
         if not requeued:
             return 0  # it moved on meanwhile (ended, cancelled, or rescued by another check)
@@ -382,13 +384,29 @@ def jobs_ahead(job: Job) -> int:
     return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count()
 
 
-def retry_later(job_id, attempt: int, attempts: int, current: int | None = None) -> None:
+def history_with(job_id, outcome: str, error: str = "") -> list[dict]:
+    """The job's history of attempts (for staff), with its current attempt added as ended now.
+    Only on the paths where an attempt ends without ending the job: one small read."""
+    row = Job.objects.filter(pk=job_id).values("attempt", "worker", "started_at", "history").first()
+    if row is None:
+        return []
+    started = row["started_at"].isoformat() if row["started_at"] else ""
+    entry = {"attempt": row["attempt"], "worker": row["worker"], "started_at": started,
+             "ended_at": timezone.now().isoformat(), "outcome": outcome, "error": error[:500]}  # fmt: skip
+    return [*row["history"], entry][-MAX_HISTORY:]
+
+
+MAX_HISTORY = 20
+
+
+def retry_later(job_id, attempt: int, attempts: int, current: int | None = None, error: str = "") -> None:
     """Back to queued while a temporary problem passes, as the next attempt (if still on
     `current`); the page shows which try of the temporary problem's `attempts` comes next."""
     try:
         running(job_id, current).update(
             status=Job.Status.QUEUED, attempt=F("attempt") + 1,
             step=f"Retrying (attempt {attempt} of {attempts}) after a temporary problem",
+            history=history_with(job_id, "Temporary problem: retried", error),
         )  # fmt: skip
         events.job_changed(job_id)
     except Exception:  # the database may be the problem; the retry is scheduled all the same

@@ -322,6 +322,28 @@ class QueueSample(models.Model):
         return f"{self.queue}: {self.waiting} at {self.taken_at:%Y-%m-%d %H:%M}"
 
 
+class JobHour(models.Model):
+    """The jobs of one kind that finished in one hour (UTC): how many, how many failed, and their
+    run and queue-wait times as histograms. Beat rolls each hour up once it has closed
+    (reports/performance.py), so the Operations page reads a week as 168 rows a kind, not as every
+    job of the week."""
+
+    hour = models.DateTimeField()  # its start
+    kind = models.CharField(max_length=32, choices=Job.Kind.choices)
+    finished = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # {bin: jobs}: bin b holds durations from 1 ms × 1.1^b up to the next (durations.BIN_GROWTH).
+    run_bins = models.JSONField(default=dict)
+    wait_bins = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["hour", "kind"]
+        constraints = [models.UniqueConstraint(fields=["hour", "kind"], name="one_job_hour_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.hour:%Y-%m-%d %H:00}: {self.finished}"
+
+
 class AuditEntry(models.Model):
     """An action taken on the Operations pages: who, what, when, how many jobs it touched."""
 

@@ -1,38 +1,32 @@
-"""The staff-only Operations page."""
+"""The Operations page, and its Performance section (the controls are in operations_views.py)."""
 
-from functools import wraps
-
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from . import operations
-from .access import login_required
-
-
-def staff_only(view):
-    """Signed in and staff; anyone else gets the same 404 as a page that does not exist."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+from . import controls, operations, performance, roles
+from .views import HtmxHttpRequest
 
 
 @require_GET
-@staff_only
+@roles.viewers_only
 def operations_page(request) -> HttpResponse:
-    context = {"failures": operations.latest_failures(), "queues": operations.queue_lengths()}
+    context = {"failures": operations.latest_failures(), "queues": operations.queue_lengths(),
+               "paused": controls.paused_queues(), "can_act": roles.can_act(request.user)}  # fmt: skip
     return render(request, "reports/operations.html", context)
 
 
 @require_GET
-@staff_only
-def workers(request) -> HttpResponse:
-    """Loaded after the page (asking the workers takes a second), then refreshed."""
-    context = {"workers": operations.workers_online(), "queues": operations.queue_lengths()}
-    return render(request, "reports/operations.html#machinery", context)
+@roles.viewers_only
+def operations_performance(request: HtmxHttpRequest) -> HttpResponse:
+    """The Performance section for ?window=hour|day|week: swapped into the Operations page by
+    htmx, or a page of its own (the window links without JavaScript)."""
+    name = request.GET.get("window", performance.DEFAULT_WINDOW)
+    if name not in performance.WINDOWS:
+        *others, last = performance.WINDOWS
+        return HttpResponseBadRequest(
+            f"Unknown window {name!r}: choose {', '.join(others)} or {last}.", content_type="text/plain"
+        )
+    context = {"performance": performance.measure(performance.WINDOWS[name]), "windows": performance.WINDOWS.values()}
+    template = "reports/operations_performance.html" + ("#performance" if request.htmx else "")
+    return render(request, template, context)

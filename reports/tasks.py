@@ -9,7 +9,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import batches, catalog, imaging, jobs, leases, notifications, schedules
+from . import batches, catalog, imaging, jobs, leases, notifications, performance, schedules
 from .files import local_path
 from .models import ImageItem, Job
 from .problems import InputProblem
@@ -77,7 +77,7 @@ def run_report(self, job_id: str) -> str:
             return "failed"
         next_attempt = self.request.retries + 2
         logger.warning("Job %s hit %r; attempt %s of %s follows", job_id, error, next_attempt, self.max_retries + 1)
-        jobs.retry_later(job.pk, next_attempt, self.max_retries + 1, current=attempt)
+        jobs.retry_later(job.pk, next_attempt, self.max_retries + 1, current=attempt, error=repr(error))
         raise self.retry(exc=error, countdown=settings.OFFLOAD_RETRY_BACKOFF * 2**self.request.retries) from None
     except InputProblem as problem:
         jobs.fail(job.pk, str(problem), attempt=attempt)
@@ -176,6 +176,20 @@ def rescue_jobs() -> int:
 def delete_old_jobs() -> int:
     """Beat runs this daily: finished jobs past the retention period go, with their files."""
     return jobs.delete_older_than(settings.OFFLOAD_RETENTION_DAYS)
+
+
+@shared_task
+def sample_queues() -> int:
+    """Beat runs this every minute: the messages waiting in each queue, for the Operations page's
+    queue depth over time (nothing is recorded, and the log says so, while the broker is down)."""
+    return performance.record_queue_samples()
+
+
+@shared_task
+def roll_up_job_hours() -> int:
+    """Beat runs this every 5 minutes: each hour that has closed becomes a row per job kind
+    (counts and duration histograms), which the Operations page's day and week read."""
+    return performance.roll_up_hours()
 
 
 @shared_task

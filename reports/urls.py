@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import schedule_views, staff_views, stream_views, views
+from . import operations_views, schedule_views, staff_views, stream_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,7 +22,15 @@ urlpatterns = [
     path("notices/", views.notices, name="notices"),
     path("events/", stream_views.user_events, name="user_events"),
     path("operations/", staff_views.operations_page, name="operations"),
-    path("operations/machinery/", staff_views.workers, name="operations_machinery"),
+    path("operations/machinery/", operations_views.machinery_fragment, name="operations_machinery"),
+    path("operations/queues/<str:queue>/<str:action>/", operations_views.queue_control, name="operations_queue"),
+    path("operations/workers/<str:worker>/<str:action>/", operations_views.pool_control, name="operations_pool"),
+    path("operations/recurring/", operations_views.recurring_fragment, name="operations_recurring"),
+    path("operations/recurring/<int:task_id>/run/", operations_views.run_now, name="operations_run_now"),
+    path("operations/search/", operations_views.job_search, name="operations_search"),
+    path("operations/jobs/<uuid:job_id>/", operations_views.staff_job, name="operations_job"),
+    path("operations/jobs/<uuid:job_id>/files/<str:name>", operations_views.staff_download, name="operations_download"),
+    path("operations/performance/", staff_views.operations_performance, name="operations_performance"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/events/", stream_views.job_events, name="job_events"),
     path("jobs/<uuid:job_id>/files/<str:name>", views.artifact_download, name="artifact_download"),

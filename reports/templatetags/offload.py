@@ -6,6 +6,7 @@ from django import template
 from django.template.defaulttags import CsrfTokenNode
 
 from reports import catalog, notifications, polling
+from reports.durations import whole_seconds
 from reports.fragments import streams_available
 
 register = template.Library()
@@ -14,16 +15,7 @@ register = template.Library()
 @register.filter
 def duration(value: timedelta | None) -> str:
     """12 s, 3 min 5 s, 2 h 4 min: as precise as a person watching wants."""
-    if value is None:
-        return ""
-    seconds = int(value.total_seconds())
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return "" if value is None else whole_seconds(int(value.total_seconds()))
 
 
 register.filter("rough_duration", polling.rough_duration)

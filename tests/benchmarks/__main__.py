@@ -23,7 +23,9 @@ from .figures import Figure, markdown, text_table, write_markdown
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks.md"
 # In the order of the issues' lists; each runs in a process of its own (Django is set up once per process).
-BENCHMARKS = ["pipeline", "web", "csv_profile", "thumbnails", "pdf", "push", "scale_out"]
+BENCHMARKS = ["pipeline", "web", "csv_profile", "thumbnails", "pdf", "push", "scale_out", "operations"]
+# Run a second time on PostgreSQL when one answers (its figures are the ones with goals there).
+ALSO_ON_POSTGRES = {"pipeline", "operations"}
 
 
 def postgres_answers(url: str) -> bool:
@@ -64,11 +66,11 @@ def main() -> None:
             print(error, file=sys.stderr)
             failed.append(module)
             continue
-        if module == "pipeline" and not arguments.smoke:
+        if module in ALSO_ON_POSTGRES and not arguments.smoke:
             if postgres_answers(arguments.postgres):
                 figures += run_one(module, arguments.smoke, arguments.postgres)
             else:
-                print(f"--- no PostgreSQL at {arguments.postgres}: its throughput is not measured", file=sys.stderr)
+                print(f"--- no PostgreSQL at {arguments.postgres}: {module} is not measured there", file=sys.stderr)
     figures.sort(key=lambda figure: figure.benchmark)
     print(text_table(figures))
     if failed:

@@ -12,7 +12,7 @@ import os
 import django
 
 # Modules that need the whole product set up their own Stack (and Django, with its settings).
-NEEDS_STACK = {"pipeline", "web", "push", "thumbnails", "scale_out"}
+NEEDS_STACK = {"pipeline", "web", "push", "thumbnails", "scale_out", "operations"}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("module")

@@ -103,7 +103,9 @@ def p95(values: list[float]) -> float:
 
 
 def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
-    rounds, jobs = (2, 6) if smoke else (30, 400)
+    # Throughput: 1,600 jobs a side in 8 alternating rounds; with 400 in 4, runs of the same code
+    # spread ±0.05 in the ratio.
+    rounds, jobs, throughput_rounds = (2, 6, 2) if smoke else (30, 1600, 8)
     database = "PostgreSQL" if postgres_url else "SQLite"
     with Stack(postgres_url) as stack:
         stack.start_worker(concurrency=2)
@@ -127,7 +129,7 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
                        note=f"POSTed to the same server and worker, in turn with ours: {hand_note}"
                        ).check(lambda r: r <= 1.1),
             ]  # fmt: skip
-        rates = throughput(stack, base_url, jobs)
+        rates = throughput(stack, base_url, jobs, rounds=throughput_rounds)
         figures += [
             Figure("4. Throughput", f"{database}: short jobs end to end", rates["ours"], rates["raw"], "jobs/s",
                    goal="≥ 0.5×", note=f"{jobs} jobs posted by 4 clients to uvicorn (3 workers), one worker with 2 "
@@ -135,7 +137,7 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
                    ).check(lambda r: r >= 0.5),
             Figure("4. Throughput", f"{database}: short jobs end to end, vs a hand-written job", rates["ours"],
                    rates["hand_written"], "jobs/s", goal="≥ 0.75×",
-                   note=f"as many jobs, posted the same way to the same server and worker, in 4 alternating "
-                        f"rounds: {hand_note}").check(lambda r: r >= 0.75),
+                   note=f"as many jobs, posted the same way to the same server and worker, in "
+                        f"{throughput_rounds} alternating rounds: {hand_note}").check(lambda r: r >= 0.75),
         ]  # fmt: skip
     return figures

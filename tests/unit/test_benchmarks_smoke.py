@@ -19,7 +19,7 @@ def test_each_offline_benchmark_runs_at_tiny_sizes_and_reports_ours_and_the_base
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("module", ["pipeline", "web", "thumbnails", "push", "scale_out"])
+@pytest.mark.parametrize("module", ["pipeline", "web", "thumbnails", "push", "scale_out", "operations"])
 def test_each_benchmark_on_the_whole_stack_runs_at_tiny_sizes(module):
     """Its own Redis, database, worker and web servers, in a process of its own."""
     figures = bench.run_one(module, smoke=True)
@@ -29,6 +29,7 @@ def test_each_benchmark_on_the_whole_stack_runs_at_tiny_sizes(module):
         "thumbnails": {"6. Thumbnails"},
         "push": {"9. Push"},
         "scale_out": {"10. Scale-out memory", "11. Scaling curve"},
+        "operations": {"12. Operations performance"},
     }[module]
     # At these sizes a count may be 0 (two pages over 3 s can use less CPU than psutil's 10 ms
     # tick; a loaded machine may hold no page under the latency limit); a page that never opened

@@ -244,6 +244,10 @@ def test_a_transient_error_is_retried_and_the_job_then_succeeds(user, monkeypatc
     job.refresh_from_db()
     assert attempts == [1, 2, 3]
     assert job.status == Job.Status.SUCCEEDED and job.attempt == 3
+    # Staff see the earlier attempts and what they hit (the Operations job page).
+    assert [(entry["attempt"], entry["outcome"]) for entry in job.history] == [
+        (1, "Temporary problem: retried"), (2, "Temporary problem: retried"),
+    ]  # fmt: skip
 
 
 def test_a_job_shows_retrying_with_the_attempt_while_it_waits(owner_client, user):

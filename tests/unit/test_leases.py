@@ -53,6 +53,9 @@ def test_a_running_job_without_a_lease_goes_back_to_the_queue_as_its_next_attemp
     assert (job.status, job.attempt, job.restarts) == (Job.Status.QUEUED, 2, 1)
     assert not job.artifacts.exists()  # the dead attempt's partial outputs
     assert not default_storage.exists(unrecorded)
+    assert [(entry["attempt"], entry["outcome"]) for entry in job.history] == [
+        (1, "Its worker died (lease lapsed): queued again")
+    ]
     assert job.restarted_note == "The worker running this job stopped; it was started again (attempt 2 of 3)."
 
 

@@ -1,0 +1,122 @@
+"""The Operations controls and look-ups: queues, worker pools, recurring work, search, any job.
+
+Seeing needs the view_operations permission, acting the operate permission (reports/roles.py);
+every action is written to the audit log and answered with the fragment it changed.
+"""
+
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_celery_beat.models import PeriodicTask
+
+from . import audit, controls, operations, recurring, roles
+from .models import Job
+from .views import artifact_response, see_other
+
+QUEUE_ACTIONS = {"pause": controls.pause, "resume": controls.resume}
+POOL_STEPS = {"grow": 1, "shrink": -1}
+
+
+def machinery(request, message: str = "", error: str = "") -> HttpResponse:
+    """The machinery fragment; after an action without htmx, the Operations page (the message is
+    then in the audit log, and an error on the page's next look)."""
+    if not request.htmx and request.method == "POST":
+        return see_other(reverse("operations"))
+    context = {
+        "workers": operations.workers_online(),
+        "queues": operations.queue_lengths(),
+        "paused": controls.paused_queues(),
+        "pausable": controls.PAUSABLE,
+        "can_act": roles.can_act(request.user),
+        "message": message,
+        "error": error,
+        "audit": audit.latest(),
+    }
+    return render(request, "reports/operations.html#machinery", context)
+
+
+@require_GET
+@roles.viewers_only
+def machinery_fragment(request) -> HttpResponse:
+    """Loaded after the page (asking the workers takes a second), then refreshed."""
+    return machinery(request)
+
+
+@require_POST
+@roles.actors_only
+def queue_control(request, queue: str, action: str) -> HttpResponse:
+    if action not in QUEUE_ACTIONS:
+        return HttpResponseBadRequest("Choose pause or resume.", content_type="text/plain")
+    try:
+        confirmed = QUEUE_ACTIONS[action](queue)
+    except controls.ControlError as error:
+        return machinery(request, error=str(error))
+    done = "paused" if action == "pause" else "resumed"
+    workers = f"{len(confirmed)} worker{'s' if len(confirmed) != 1 else ''} confirmed"
+    audit.record(request.user, f"Queue {queue} {done}", workers)
+    return machinery(request, message=f"Queue {queue} {done}: {workers}.")
+
+
+@require_POST
+@roles.actors_only
+def pool_control(request, worker: str, action: str) -> HttpResponse:
+    if action not in POOL_STEPS:
+        return HttpResponseBadRequest("Choose grow or shrink.", content_type="text/plain")
+    if not controls.resize_pool(worker, POOL_STEPS[action]):
+        return machinery(
+            request, error=f"{worker} did not confirm: it may have stopped, or run a pool that cannot {action}."
+        )
+    audit.record(request.user, f"Pool of {worker}: {action} by one process")
+    return machinery(request, message=f"{worker} confirmed: one process {'more' if action == 'grow' else 'fewer'}.")
+
+
+@require_GET
+@roles.viewers_only
+def recurring_fragment(request) -> HttpResponse:
+    context = {"recurring": recurring.overview(), "can_act": roles.can_act(request.user)}
+    return render(request, "reports/operations_recurring.html#recurring", context)
+
+
+@require_POST
+@roles.actors_only
+def run_now(request, task_id: int) -> HttpResponse:
+    task = get_object_or_404(PeriodicTask, pk=task_id)
+    sent = recurring.run_now(task)
+    audit.record(request.user, f"Ran {task.name} now", f"task {sent}")
+    if not request.htmx:
+        return see_other(reverse("operations"))
+    context = {"recurring": recurring.overview(), "can_act": True, "message": f"{task.name}: sent (task {sent})."}
+    return render(request, "reports/operations_recurring.html#recurring", context)
+
+
+@require_GET
+@roles.viewers_only
+def job_search(request) -> HttpResponse:
+    query = request.GET.get("q", "")[:200]
+    context = {"query": query, "found": operations.find_jobs(query), "limit": operations.SEARCH_RESULTS}
+    template = "reports/operations_job.html" + ("#search-results" if request.htmx else "")
+    return render(request, template, context)
+
+
+def any_job(job_id) -> Job:
+    try:
+        return Job.objects.select_related("owner", "schedule").get(pk=job_id)
+    except Job.DoesNotExist:
+        raise Http404("No such job.") from None
+
+
+@require_GET
+@roles.viewers_only
+def staff_job(request, job_id) -> HttpResponse:
+    """Any user's job, whole: parameters, attempts with their errors, timings, worker, downloads."""
+    job = any_job(job_id)
+    context = {"job": job, "attempts": operations.attempts(job), "traceback": operations.traceback_of(job),
+               "artifacts": job.artifacts.all()}  # fmt: skip
+    return render(request, "reports/operations_job.html", context)
+
+
+@require_GET
+@roles.viewers_only
+def staff_download(request, job_id, name: str) -> HttpResponse:
+    return artifact_response(request, any_job(job_id), name)

@@ -1,0 +1,62 @@
+"""The Operations page in a real browser: an operator pauses and resumes a queue and finds a job;
+a read-only operator sees the same page without a single control."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from playwright.sync_api import expect
+
+from reports import controls, jobs
+from reports.models import AuditEntry, Job
+from tests.support import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery"
+PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
+
+
+def member(name: str, group: str):
+    user = get_user_model().objects.create_user(name, password=PASSWORD)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture(autouse=True)
+def nothing_paused(broker):
+    yield
+    controls.client().delete(controls.PAUSED)
+
+
+def test_an_operator_pauses_and_resumes_a_queue_and_finds_anyones_job(page, live_server, user, broker):
+    member("olga", "Operators")
+    job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+    jobs.fail(job.pk, "The warehouse table was locked.", "C0FFEE00")
+    sign_in(page, live_server, "olga", PASSWORD)
+    page.get_by_role("link", name="Operations").click()
+    page.get_by_role("button", name="Pause the reports queue").click()
+    expect(page.get_by_role("status").filter(has_text="Queue reports paused")).to_be_visible()
+    expect(page.get_by_role("button", name="Resume the reports queue")).to_be_visible()
+    page.get_by_role("button", name="Resume the reports queue").click()
+    expect(page.get_by_role("button", name="Pause the reports queue")).to_be_visible()
+    assert list(AuditEntry.objects.order_by("created_at").values_list("action", flat=True)) == [
+        "Queue reports paused", "Queue reports resumed",
+    ]  # fmt: skip
+
+    page.get_by_label("Job id, task id, owner, reference or words of an error").fill("c0ffee00")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="Sales summary").click()
+    expect(page.get_by_text("The warehouse table was locked.").first).to_be_visible()
+    expect(page.get_by_text("ada", exact=True)).to_be_visible()
+
+
+def test_a_read_only_operator_sees_the_page_without_a_control(page, live_server):
+    member("rita", "Operators (read-only)")
+    sign_in(page, live_server, "rita", PASSWORD)
+    page.goto(f"{live_server.url}/operations/")
+    expect(page.get_by_text("Your role can look, not act.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Queues")).to_be_visible()
+    expect(page.get_by_role("heading", name="Recurring work")).to_be_visible()
+    expect(page.get_by_role("table").first).to_be_visible()
+    assert page.get_by_role("button", name="Pause the reports queue").count() == 0
+    assert page.get_by_role("button", name="Run now").count() == 0
