@@ -23,6 +23,8 @@ class Recurring:
     schedule: ReportSchedule | None  # None: housekeeping (or a task added in the admin)
     next_run: datetime | None
     outcome: str
+    # Beat writes last_run_at to its table only every few minutes; a result may be newer.
+    last_run: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -81,10 +83,22 @@ def overview() -> list[Recurring]:
     }
     return [
         Recurring(
-            task, schedules.get(task.pk), next_run(task, now), outcome(task, schedules.get(task.pk), last_results)
-        )
+            task,
+            schedules.get(task.pk),
+            next_run(task, now),
+            outcome(task, schedules.get(task.pk), last_results),
+            last_run(task, schedules.get(task.pk), last_results),
+        )  # fmt: skip
         for task in tasks
     ]
+
+
+def last_run(task: PeriodicTask, schedule: ReportSchedule | None, last_results: dict) -> datetime | None:
+    result = None if schedule else last_results.get(task.task)
+    times = [
+        when for when in (task.last_run_at, schedule and schedule.last_run_at, result and result.date_done) if when
+    ]
+    return max(times, default=None)
 
 
 def run_now(task: PeriodicTask) -> str:
