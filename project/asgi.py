@@ -11,6 +11,10 @@ os.environ.setdefault("DATABASE_POOL", "true")
 
 application = get_asgi_application()
 
+from project.celery import for_web_requests  # noqa: E402
+
+for_web_requests()
+
 from django.conf import settings  # noqa: E402  (after the app: settings are configured by then)
 
 if settings.DEBUG:

@@ -16,8 +16,19 @@ from . import beat_lock  # noqa: E402, F401
 
 
 @celeryd_after_setup.connect
-def leave_out_paused_queues(sender, instance, **kwargs) -> None:
+def on_worker_setup(sender, instance, **kwargs) -> None:
     """A worker that starts while a queue is paused on the Operations page leaves it out."""
-    from reports.controls import leave_out_paused_queues
+    from reports import controls
 
-    leave_out_paused_queues(instance)
+    controls.leave_out_paused_queues(instance)
+
+
+def for_web_requests() -> None:
+    """In a web process, give up on a hung Redis within OFFLOAD_WEB_BROKER_SOCKET_TIMEOUT (workers
+    and beat keep the longer timeout of the transport options). Call before the first publish."""
+    from django.conf import settings
+
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "socket_timeout": settings.OFFLOAD_WEB_BROKER_SOCKET_TIMEOUT,
+    }

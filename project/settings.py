@@ -339,15 +339,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("OFFLOAD_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": 1,
     "socket_connect_timeout": 3,
-    # A Redis that hangs (a frozen process, a network partition) accepts connections and never
-    # answers. Redis answers a publish in well under a millisecond, so a second of silence means
-    # it has hung: give up then, not after the 10 s that held a click for 40 s across retries.
-    # Workers wait for messages on their event loop, which this timeout does not touch.
-    "socket_timeout": 1,
+    # Workers and beat: a Redis that hangs (a frozen process, a network partition) accepts
+    # connections and never answers; without a timeout an ack or a publish would wait for ever.
+    # Ten seconds outlasts a Redis pausing for a save or a slow disk.
+    "socket_timeout": 10,
 }
+# The web process gives up sooner: a click must not wait 10 s per try on a hung Redis (it held a
+# Generate for 41.6 s). Redis answers a publish in well under a millisecond, so a second of silence
+# means it has hung. Applied where the web application is made (project/asgi.py, wsgi.py).
+OFFLOAD_WEB_BROKER_SOCKET_TIMEOUT = env.float("OFFLOAD_WEB_BROKER_SOCKET_TIMEOUT", default=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A click must not hang when Redis is down or hung: a publish retries once (a connection that
-# went stale in a Redis restart), then the user is told. Hung, that is four socket timeouts.
+# went stale in a Redis restart), then the user is told. Hung, that is four web socket timeouts.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,

@@ -8,12 +8,14 @@ import tempfile
 import uuid
 import zipfile
 
+from celery import states
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
+from django_celery_results.models import TaskResult
 
 from . import events, jobs, leases
 from .files import copy_to, open_chunks
@@ -98,6 +100,11 @@ def chord_id(job_id, attempt: int) -> str:
     return task_id(job_id, attempt, "images")
 
 
+def already_counted(task_id: str | None) -> bool:
+    """Whether a run of this task has ended already (its result is stored, so the chord counted it)."""
+    return bool(task_id) and TaskResult.objects.filter(task_id=task_id, status__in=states.READY_STATES).exists()
+
+
 def rescue_images() -> int:
     """Images whose worker died mid-image (their lease lapsed) go back to the queue: their own
     task again, under its id and chord, so the batch finishes within a minute, not after the
@@ -111,11 +118,16 @@ def rescue_images() -> int:
     ).values("pk", "job_id", "job__attempt", "starts", "started_at")
     candidates = list(quiet)
     held = leases.holders([leases.image(item["pk"]) for item in candidates])
+    ids = {item["pk"]: image_task_id(item["job_id"], item["job__attempt"], item["pk"]) for item in candidates}
+    ended = set(TaskResult.objects.filter(task_id__in=ids.values(), status__in=states.READY_STATES)
+                .values_list("task_id", flat=True))  # fmt: skip
     rescued = 0
     for item in candidates:
         holder = held[leases.image(item["pk"])]
         if holder is not None and holder.attempt == item["starts"]:
             continue
+        if ids[item["pk"]] in ended:
+            continue  # its run ended, and counted in the chord, without saying how: the task's on_failure fails it
         # Claimed once: the next check does not publish it again while it waits in the queue.
         claimed = ImageItem.objects.filter(
             pk=item["pk"], status=ImageItem.Status.PENDING, starts=item["starts"], started_at=item["started_at"]
@@ -123,12 +135,17 @@ def rescue_images() -> int:
         if not claimed:
             continue
         job_id, attempt = item["job_id"], item["job__attempt"]
-        process_image.apply_async(
-            args=[item["pk"]],
-            task_id=image_task_id(job_id, attempt, item["pk"]),
-            group_id=chord_id(job_id, attempt),
-            chord=finish_image_batch.si(str(job_id)),
-        )
+        try:
+            process_image.apply_async(
+                args=[item["pk"]],
+                task_id=ids[item["pk"]],
+                group_id=chord_id(job_id, attempt),
+                chord=finish_image_batch.si(str(job_id)),
+            )
+        except Exception:  # the broker is away: unclaim it, so the next check tries again
+            ImageItem.objects.filter(pk=item["pk"], started_at=None).update(started_at=item["started_at"])
+            logger.warning("Could not queue image %s of job %s again", item["pk"], job_id, exc_info=True)
+            continue
         logger.warning("Image %s of job %s lost its worker; queued again", item["pk"], job_id)
         rescued += 1
     return rescued

@@ -8,6 +8,7 @@ default queue carries beat's housekeeping (the rescue check among it), which mus
 """
 
 import logging
+from contextlib import suppress
 
 import redis
 from django.conf import settings
@@ -25,8 +26,20 @@ class ControlError(Exception):
     """Said to the operator as it is."""
 
 
+_client: redis.Redis | None = None
+
+
 def client() -> redis.Redis:
-    return redis.Redis.from_url(celery_app.conf.broker_url, socket_timeout=2, socket_connect_timeout=2)
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(celery_app.conf.broker_url, socket_timeout=2, socket_connect_timeout=2)
+    return _client
+
+
+def holders_key(queue: str) -> str:
+    """The workers that consumed `queue` when it was paused (and those that started since and
+    left it out): the ones Resume gives it back to, and no other."""
+    return f"{PAUSED}:{queue}"
 
 
 def paused_queues() -> set[str] | None:
@@ -43,25 +56,46 @@ def answered(replies) -> list[str]:
     return sorted(name for reply in replies or [] for name, body in reply.items() if "ok" in body)
 
 
+def consuming(queue: str) -> list[str]:
+    """The workers that consume `queue` now (a worker started with -Q images does not consume reports)."""
+    active = celery_app.control.inspect(timeout=REPLY_TIMEOUT).active_queues() or {}
+    return sorted(name for name, queues in active.items() if any(q["name"] == queue for q in queues))
+
+
 def pause(queue: str) -> list[str]:
-    """Stop every worker consuming `queue` (jobs already running finish); the workers that confirmed."""
+    """Stop the workers consuming `queue` (jobs already running finish); those that confirmed."""
     if queue not in PAUSABLE:
         raise ControlError(f"There is no job queue called {queue!r}.")
+    workers = consuming(queue)
     try:
-        client().sadd(PAUSED, queue)
+        with client().pipeline() as pipe:
+            pipe.sadd(PAUSED, queue)
+            if workers:
+                pipe.sadd(holders_key(queue), *workers)
+            pipe.execute()
     except redis.RedisError as error:
         raise ControlError("Redis cannot be reached, so the queue could not be paused.") from error
-    return answered(celery_app.control.cancel_consumer(queue, reply=True, timeout=REPLY_TIMEOUT))
+    if not workers:
+        return []
+    return answered(celery_app.control.cancel_consumer(queue, destination=workers, reply=True, timeout=REPLY_TIMEOUT))
 
 
 def resume(queue: str) -> list[str]:
+    """Give `queue` back to the workers that had it; those that confirmed."""
     if queue not in PAUSABLE:
         raise ControlError(f"There is no job queue called {queue!r}.")
     try:
-        client().srem(PAUSED, queue)
+        with client().pipeline() as pipe:
+            pipe.srem(PAUSED, queue)
+            pipe.smembers(holders_key(queue))
+            pipe.delete(holders_key(queue))
+            _, holders, _ = pipe.execute()
     except redis.RedisError as error:
         raise ControlError("Redis cannot be reached, so the queue could not be resumed.") from error
-    return answered(celery_app.control.add_consumer(queue, reply=True, timeout=REPLY_TIMEOUT))
+    workers = sorted(name.decode() for name in holders)
+    if not workers:
+        return []
+    return answered(celery_app.control.add_consumer(queue, destination=workers, reply=True, timeout=REPLY_TIMEOUT))
 
 
 def resize_pool(worker: str, by: int) -> bool:
@@ -78,4 +112,7 @@ def leave_out_paused_queues(instance) -> None:
     left_out = paused & consumed
     if left_out:
         instance.app.amqp.queues.deselect(left_out)
+        with suppress(redis.RedisError):  # if Redis is away now, the worker could not start anyway
+            for queue in left_out:
+                client().sadd(holders_key(queue), instance.hostname)
         logger.warning("Queues %s are paused: this worker leaves them out until they are resumed", sorted(left_out))

@@ -384,6 +384,9 @@ def jobs_ahead(job: Job) -> int:
     return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=job.created_at).count()
 
 
+MAX_HISTORY = 20
+
+
 def history_with(job_id, outcome: str, error: str = "") -> list[dict]:
     """The job's history of attempts (for staff), with its current attempt added as ended now.
     Only on the paths where an attempt ends without ending the job: one small read."""
@@ -394,9 +397,6 @@ def history_with(job_id, outcome: str, error: str = "") -> list[dict]:
     entry = {"attempt": row["attempt"], "worker": row["worker"], "started_at": started,
              "ended_at": timezone.now().isoformat(), "outcome": outcome, "error": error[:500]}  # fmt: skip
     return [*row["history"], entry][-MAX_HISTORY:]
-
-
-MAX_HISTORY = 20
 
 
 def retry_later(job_id, attempt: int, attempts: int, current: int | None = None, error: str = "") -> None:

@@ -87,7 +87,8 @@ class Job(models.Model):
     schedule = models.ForeignKey(
         "ReportSchedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
-    # The worker (Celery's node name) running or last running it: for staff.
+    # The process running or last running it (`host pid`, leases.this_process()): for staff, and
+    # for start() to tell a dead process on this machine from a live one.
     worker = models.CharField(max_length=200, blank=True)
     # Its earlier attempts, for staff: one entry each when an attempt ends without ending the job
     # (a temporary problem retried, a dead worker's attempt restarted). Never written on the

@@ -19,8 +19,8 @@ POOL_STEPS = {"grow": 1, "shrink": -1}
 
 
 def machinery(request, message: str = "", error: str = "") -> HttpResponse:
-    """The machinery fragment; after an action without htmx, the Operations page (the message is
-    then in the audit log, and an error on the page's next look)."""
+    """The machinery fragment; after an action without htmx, the Operations page (what was done
+    is in its audit log; an error is not shown there: the page's controls are htmx forms)."""
     if not request.htmx and request.method == "POST":
         return see_other(reverse("operations"))
     context = {
@@ -119,4 +119,8 @@ def staff_job(request, job_id) -> HttpResponse:
 @require_GET
 @roles.viewers_only
 def staff_download(request, job_id, name: str) -> HttpResponse:
-    return artifact_response(request, any_job(job_id), name)
+    """Another user's file: read-only operators may have it too, and every download is audited."""
+    job = any_job(job_id)
+    response = artifact_response(request, job, name)
+    audit.record(request.user, f"Downloaded {name} of {job.owner.get_username()}'s job", str(job.pk), jobs=1)
+    return response

@@ -5,7 +5,7 @@ import smtplib
 import traceback
 
 from celery import Task, chord, shared_task
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -112,9 +112,33 @@ def start_image_batch(job_id: str) -> str:
     return "started"
 
 
-@shared_task(soft_time_limit=settings.OFFLOAD_IMAGE_SOFT_TIME_LIMIT, time_limit=settings.OFFLOAD_IMAGE_TIME_LIMIT)
-def process_image(item_id: int) -> str:
+class ImageTask(Task):
+    """An image's task. A hard time limit kills the pool process, so the task's own code never
+    says why: the image is failed here (in the worker's main process), so the rescue check never
+    sends it again; its result has already counted in the batch's chord."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if isinstance(exc, TimeLimitExceeded) and args:
+            item = ImageItem.objects.filter(pk=args[0]).first()
+            if item is not None:
+                batches.record_failure(item, "This image took too long to process and was stopped.")
+                batches.update_progress(item.job_id)
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+
+
+@shared_task(
+    bind=True,
+    base=ImageTask,
+    soft_time_limit=settings.OFFLOAD_IMAGE_SOFT_TIME_LIMIT,
+    time_limit=settings.OFFLOAD_IMAGE_TIME_LIMIT,
+)
+def process_image(self, item_id: int) -> str:
     """One image. Never raises for a bad image: the chord must reach its end whatever each item did."""
+    if batches.already_counted(self.request.id):
+        # A second delivery of a task the chord has counted (the broker's copy, handed back
+        # after its worker died, of an image the rescue check had sent again): counted twice,
+        # it would end the batch early. Ignored, it is not counted.
+        raise Ignore()
     item = ImageItem.objects.select_related("job").filter(pk=item_id).first()
     if item is None or item.status != ImageItem.Status.PENDING or item.job.status != Job.Status.RUNNING:
         return "skipped"
@@ -130,8 +154,10 @@ def process_image(item_id: int) -> str:
                 result = imaging.process(path, options, settings.OFFLOAD_MAX_IMAGE_PIXELS)
             batches.record_success(item, result)
         outcome = "done"
-        if not Job.objects.filter(pk=item.job_id, status=Job.Status.RUNNING).exists():
-            jobs.discard_outputs(item.job)  # cancelled while this image was being processed
+        if not Job.objects.filter(pk=item.job_id).exclude(status=Job.Status.CANCELLED).exists():
+            # Cancelled (or deleted) while this image was being processed. Not any job that is no
+            # longer running: a late duplicate of this image must never touch a finished batch.
+            jobs.discard_outputs(item.job)
             return "stopped"
     except InputProblem as problem:
         batches.record_failure(item, str(problem))

@@ -114,6 +114,7 @@ def start_worker(
     concurrency: int = 2,
     app: str = "tests.fault_injection",
     cwd: Path = BASE_DIR,
+    queues: str = "",
     **settings,
 ):
     """A real worker (prefork) on the project's app through `app`: by default tests.fault_injection,
@@ -126,7 +127,8 @@ def start_worker(
     with open(log_path, "w") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", app, "worker", "-l", "info",
-             "-c", str(concurrency), "--without-mingle", "--without-gossip", "-n", f"{name}@%h"],
+             "-c", str(concurrency), "--without-mingle", "--without-gossip", "-n", f"{name}@%h",
+             *(["-Q", queues] if queues else [])],
             cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     worker.log_path = log_path
@@ -194,8 +196,8 @@ def workers(own_redis, tmp_path):
     stopped (or killed) at the end."""
     started = []
 
-    def start(name="w1", **settings):
-        worker = start_worker(own_redis.url, tmp_path / f"{name}.log", name=name, **settings)
+    def start(name="w1", queues="", **settings):
+        worker = start_worker(own_redis.url, tmp_path / f"{name}.log", name=name, queues=queues, **settings)
         started.append(worker)
         return worker
 

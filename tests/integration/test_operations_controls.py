@@ -55,13 +55,17 @@ def test_a_paused_queue_holds_its_jobs_even_for_a_worker_started_later_and_resum
     own_redis, workers, operator, user
 ):
     workers("w1", concurrency=1)
+    workers("images", concurrency=1, queues="images")  # a machine for image batches only
     assert "Queue reports paused: 1 worker confirmed." in post(operator, "/operations/queues/reports/pause/")
     job = send_job(own_redis.url, user)
     assert stays_queued(job.pk, 5)
     workers("w2", concurrency=1)  # starts while the queue is paused: leaves it out
     assert stays_queued(job.pk, 5)
+    # Resumed for the workers that had it, not handed to the images-only one.
     assert "Queue reports resumed: 2 workers confirmed." in post(operator, "/operations/queues/reports/resume/")
     assert final(job.pk, timeout=60).status == Job.Status.SUCCEEDED
+    page = machinery(operator)
+    assert f'images@{socket.gethostname()}</strong>\n              <span class="muted small">· images ·' in page
 
 
 def test_a_workers_pool_grows_and_shrinks_and_the_page_shows_it(own_redis, workers, operator):

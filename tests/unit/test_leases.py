@@ -5,9 +5,11 @@ from datetime import timedelta
 
 import pytest
 import redis
+from celery.exceptions import TimeLimitExceeded
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django_celery_results.models import TaskResult
 
 from reports import batches, jobs, leases, tasks
 from reports.models import ImageItem, Job
@@ -171,3 +173,40 @@ def test_an_image_begun_again_takes_the_next_attempt_and_stops_at_the_cap(user):
     assert batches.begin(item) == 2
     assert batches.begin(item) == 3
     assert batches.begin(item) == 0  # OFFLOAD_MAX_RESTARTS (2) + 1 starts: it kills its workers
+
+
+def test_an_image_whose_task_already_ended_is_not_sent_again(user, published):
+    item = image_in_progress(user, begun_ago=5)
+    job = item.job
+    TaskResult.objects.create(task_id=batches.image_task_id(job.pk, job.attempt, item.pk), status="FAILURE")
+    assert batches.rescue_images() == 0 and published == []
+
+
+def test_an_image_the_broker_would_not_take_is_tried_again_at_the_next_check(user, monkeypatch):
+    item = image_in_progress(user, begun_ago=5)
+
+    def broker_away(**options):
+        raise ConnectionError("Redis away")
+
+    monkeypatch.setattr(tasks.process_image, "apply_async", broker_away)
+    assert batches.rescue_images() == 0
+    sent = []
+    monkeypatch.setattr(tasks.process_image, "apply_async", lambda **options: sent.append(options))
+    assert batches.rescue_images() == 1 and sent[0]["args"] == [item.pk]
+
+
+def test_a_second_delivery_of_an_image_the_chord_counted_is_ignored(user):
+    item = image_in_progress(user, begun_ago=5)
+    task_id = batches.image_task_id(item.job.pk, item.job.attempt, item.pk)
+    TaskResult.objects.create(task_id=task_id, status="SUCCESS")
+    result = tasks.process_image.apply(args=[item.pk], task_id=task_id)
+    assert result.state == "IGNORED"
+    item.refresh_from_db()
+    assert item.starts == 1  # not begun again
+
+
+def test_an_image_past_its_hard_time_limit_is_failed_so_it_is_never_sent_again(user):
+    item = image_in_progress(user, begun_ago=5)
+    tasks.process_image.on_failure(TimeLimitExceeded(150), "some-id", [item.pk], {}, None)
+    item.refresh_from_db()
+    assert item.status == ImageItem.Status.FAILED and "took too long" in item.error
