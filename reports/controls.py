@@ -15,6 +15,8 @@ from django.conf import settings
 
 from project import celery_app
 
+from . import leases
+
 logger = logging.getLogger(__name__)
 
 PAUSED = "offload:paused-queues"
@@ -26,14 +28,9 @@ class ControlError(Exception):
     """Said to the operator as it is."""
 
 
-_client: redis.Redis | None = None
-
-
 def client() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(celery_app.conf.broker_url, socket_timeout=2, socket_connect_timeout=2)
-    return _client
+    """The broker's Redis with short timeouts: the one the leases use."""
+    return leases.client()
 
 
 def holders_key(queue: str) -> str:
