@@ -45,6 +45,16 @@ def copy_items(source: Job, target: Job) -> None:
         copy.save()
 
 
+def reset_items(job: Job) -> None:
+    """Every image of a batch pending again, as it was uploaded (an operator's retry; the
+    outputs are removed with the job's)."""
+    ImageItem.objects.filter(job=job).update(
+        status=ImageItem.Status.PENDING, error="", starts=0, started_at=None, source_format="",
+        source_width=None, source_height=None, output="", preview="", output_format="",
+        output_width=None, output_height=None, output_bytes=0,
+    )  # fmt: skip
+
+
 def replace_file(field, name: str, encoded: EncodedImage) -> None:
     """Save under a fixed name, replacing what a previous run of the same task left there."""
     target = field.field.generate_filename(field.instance, name)

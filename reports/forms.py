@@ -5,11 +5,12 @@ from functools import cache
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import urlencode
 
-from . import batches, csv_sample, imaging, sales_query, schedules
-from .models import Job, ReportSchedule
+from . import batches, bulk, csv_sample, imaging, sales_query, schedules
+from .models import BulkAction, Job, ReportSchedule
 
 
 class ReportForm(forms.Form):
@@ -274,3 +275,44 @@ class ScheduleForm(SalesSummaryForm):
             "time_zone": schedule.time_zone,
             "notify_by_email": schedule.notify_by_email,
         }
+
+
+class BulkActionForm(forms.Form):
+    """An operator's bulk action and the filter it applies to (every filter field optional)."""
+
+    action = forms.ChoiceField(label="Action", choices=BulkAction.Action.choices)
+    kind = forms.ChoiceField(label="Kind", choices=[("", "Any kind"), *Job.Kind.choices], required=False)
+    status = forms.ChoiceField(label="Status", choices=[("", "Any status"), *Job.Status.choices], required=False,
+                               help_text="Retry takes failed jobs, cancel queued ones, delete finished ones.")  # fmt: skip
+    owner = forms.CharField(label="Owner", max_length=150, required=False, help_text="A username.")
+    created_from = forms.DateField(label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(label="Created to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    error_contains = forms.CharField(label="Error contains", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def clean_owner(self) -> str:
+        owner = self.cleaned_data["owner"].strip()
+        if owner and not get_user_model().objects.filter(username=owner).exists():
+            raise forms.ValidationError(f"No one is called “{owner}”: give a username exactly as it is written.")
+        return owner
+
+    def clean(self):
+        cleaned = super().clean()
+        action, status = cleaned.get("action"), cleaned.get("status")
+        if action and status and status not in bulk.APPLIES_TO[action]:
+            *others, last = (Job.Status(name).label.lower() for name in bulk.APPLIES_TO[action])
+            allowed = f"{', '.join(others)} or {last}" if others else last
+            self.add_error("status", f"{BulkAction.Action(action).label} applies to {allowed} jobs only.")
+        created_from, created_to = cleaned.get("created_from"), cleaned.get("created_to")
+        if created_from and created_to and created_from > created_to:
+            self.add_error("created_to", "The end date is before the start date.")
+        return cleaned
+
+    def job_filter(self) -> bulk.JobFilter:
+        data = self.cleaned_data
+        return bulk.JobFilter(kind=data["kind"], status=data["status"], owner=data["owner"],
+                              created_from=data["created_from"], created_to=data["created_to"],
+                              error_contains=data["error_contains"].strip())  # fmt: skip

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from . import events, leases
 from .files import copy_to, delete_folder
-from .models import Job, JobArtifact
+from .models import Job, JobArtifact, new_task_id
 
 logger = logging.getLogger(__name__)
 
@@ -323,26 +323,54 @@ def save_artifact(
     return artifact
 
 
-def cancel(job: Job) -> bool:
+def cancel(job: Job, revoke: bool = True) -> bool:
     """Cancel a queued or running job. A queued one never starts; a running one stops at its next
-    progress write. Its partial outputs are removed now, and again by the task if it wrote more."""
+    progress write. Its partial outputs are removed now, and again by the task if it wrote more.
+
+    `revoke=False`: the caller revokes many jobs' tasks in one broadcast (a bulk cancel).
+    """
     cancelled = bool(
         Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE_STATUSES).update(
             status=Job.Status.CANCELLED, step="Cancelled", finished_at=timezone.now()
         )
     )
     if cancelled:
-        from project import celery_app
-
         events.job_changed(job.pk, job.owner_id, ended=True)
-        try:
-            # Saves a worker the trip for a queued job; a running one stops by itself.
-            celery_app.control.revoke(job.task_id)
-        except Exception:
-            logger.warning("Could not send revoke for job %s; it will be skipped when it starts", job.pk)
+        if revoke:
+            revoke_tasks([job.task_id])
         discard_outputs(job)
         job.refresh_from_db()
     return cancelled
+
+
+def revoke_tasks(task_ids: list[str]) -> None:
+    """Saves a worker the trip for a queued job; a running one stops by itself at its next
+    progress write, and a job that was not revoked is skipped when it starts."""
+    from project import celery_app
+
+    try:
+        celery_app.control.revoke(task_ids)
+    except Exception:
+        logger.warning("Could not send revoke for %s task(s); they will be skipped when they start", len(task_ids))
+
+
+def retry(job: Job) -> bool:
+    """A failed job back to the queue as its next attempt, under a new task id (an operator's
+    retry): its error goes into its history, its partial outputs are removed, and its owner
+    gets a notice again when it ends. The owner's active-job cap does not apply."""
+    fields = {"status": Job.Status.QUEUED, "attempt": F("attempt") + 1, "restarts": 0, "progress": 0,
+              "step": "Queued again by an operator", "error_message": "", "error_reference": "",
+              "error_detail": "", "started_at": None, "finished_at": None, "heartbeat_at": None,
+              "notice_shown": False, "task_id": new_task_id()}  # fmt: skip
+    with transaction.atomic():
+        history = history_with(job.pk, "Failed: retried by an operator", job.error_message)
+        if not Job.objects.filter(pk=job.pk, status=Job.Status.FAILED).update(history=history, **fields):
+            return False
+        job.task_id = fields["task_id"]
+        discard_outputs(job)
+        events.job_changed(job.pk, job.owner_id)
+        transaction.on_commit(lambda: enqueue(job))
+    return True
 
 
 def discard_outputs(job: Job) -> None:

@@ -362,3 +362,72 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name}: {self.action}"
+
+
+class BulkAction(models.Model):
+    """An operator's action on every job a filter matches: the failed retried, the queued
+    cancelled or the finished deleted. Confirmed with its count, then run by a worker a chunk at
+    a time (reports/bulk.py), its progress on the page like a job's."""
+
+    class Action(models.TextChoices):
+        RETRY = "retry", "Retry failed jobs"
+        CANCEL = "cancel", "Cancel queued jobs"
+        DELETE = "delete", "Delete finished jobs"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The filter as the form cleaned it (bulk.JobFilter.as_params), and in words.
+    filters = models.JSONField(default=dict)
+    description = models.CharField(max_length=500)
+    # Jobs the filter matched when it was confirmed; only jobs that were already in the state
+    # the action applies to by then are acted on (created_at is the cut-off).
+    matched = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # Matched, then changed before the worker got to them (their owner or a worker moved them on).
+    skipped = models.PositiveIntegerField(default=0)
+    # Could not be acted on (storage or broker trouble): logged with the job's id.
+    errors = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    task_id = models.CharField(max_length=36, default=new_task_id, unique=True, editable=False)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    audit = models.ForeignKey(AuditEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.description}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("operations_bulk_action", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def handled(self) -> int:
+        return self.done + self.skipped + self.errors
+
+    @property
+    def took(self) -> timedelta | None:
+        if not (self.started_at and self.finished_at):
+            return None
+        return self.finished_at - self.started_at
+
+    @property
+    def percent(self) -> int:
+        if not self.is_active:
+            return 100
+        return min(99, 100 * self.handled // max(self.matched, 1))

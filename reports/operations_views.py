@@ -7,11 +7,13 @@ every action is written to the audit log and answered with the fragment it chang
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 from django_celery_beat.models import PeriodicTask
 
-from . import audit, controls, operations, recurring, roles
-from .models import Job
+from . import audit, bulk, controls, operations, recurring, roles
+from .forms import BulkActionForm
+from .models import BulkAction, Job
 from .views import artifact_response, see_other
 
 QUEUE_ACTIONS = {"pause": controls.pause, "resume": controls.resume}
@@ -124,3 +126,66 @@ def staff_download(request, job_id, name: str) -> HttpResponse:
     response = artifact_response(request, job, name)
     audit.record(request.user, f"Downloaded {name} of {job.owner.get_username()}'s job", str(job.pk), jobs=1)
     return response
+
+
+BULK_WORDS = {  # action: (verb, the state of the jobs it takes)
+    BulkAction.Action.RETRY: ("Retry", "failed"),
+    BulkAction.Action.CANCEL: ("Cancel", "queued"),
+    BulkAction.Action.DELETE: ("Delete", "finished"),
+}
+
+
+def bulk_step(request, status: int = 200, **context) -> HttpResponse:
+    """The bulk action's step (form, confirmation or progress): swapped in by htmx, or the page."""
+    if request.htmx:
+        return render(request, "reports/operations_bulk.html#bulk-step", context, status=status)
+    context = {"can_act": roles.can_act(request.user), "recent": bulk.recent(), **context}
+    return render(request, "reports/operations_bulk.html", context, status=status)
+
+
+@require_GET
+@roles.viewers_only
+def bulk_page(request) -> HttpResponse:
+    """The form, filled from the query string when a link says what to start with (?action=retry)."""
+    initial = {name: request.GET[name][:200] for name in BulkActionForm.base_fields if name in request.GET}
+    return bulk_step(request, form=BulkActionForm(initial=initial))
+
+
+@require_POST
+@roles.actors_only
+def bulk_preview(request) -> HttpResponse:
+    """How many jobs the action would take: nothing happens until the operator confirms it."""
+    form = BulkActionForm(request.POST)
+    if not form.is_valid():
+        return bulk_step(request, status=422 if not request.htmx else 200, form=form)
+    action, job_filter = form.cleaned_data["action"], form.job_filter()
+    count = bulk.matching(action, job_filter).count()
+    verb, state = BULK_WORDS[action]
+    confirm = {"action": action, "verb": verb, "state": state, "count": count,
+               "others": job_filter.jobs().count() - count, "description": job_filter.describe()}  # fmt: skip
+    return bulk_step(request, form=form, confirm=confirm)
+
+
+@require_POST
+@roles.actors_only
+def bulk_start(request) -> HttpResponse:
+    """Confirmed (or sent back to change the filter): the action is recorded, audited and queued."""
+    form = BulkActionForm(request.POST)
+    if request.POST.get("step") == "edit" or not form.is_valid():
+        return bulk_step(request, form=form)
+    bulk_action = bulk.confirm(request.user, form.cleaned_data["action"], form.job_filter())
+    if not request.htmx:
+        return see_other(bulk_action.get_absolute_url())
+    return bulk_step(request, bulk_action=bulk_action)
+
+
+@require_GET
+@roles.viewers_only
+def bulk_status(request, bulk_id) -> HttpResponse:
+    """One bulk action: the fragment it polls while a worker is at it, or its page."""
+    bulk_action = get_object_or_404(BulkAction, pk=bulk_id)
+    if request.htmx:
+        response = render(request, "reports/operations_bulk.html#bulk-progress", {"bulk_action": bulk_action})
+        patch_cache_control(response, private=True, no_cache=True)
+        return response
+    return bulk_step(request, bulk_action=bulk_action)

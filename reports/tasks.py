@@ -10,8 +10,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from . import batches, catalog, imaging, jobs, leases, notifications, performance, schedules
+from . import bulk as bulk_actions
 from .files import local_path
-from .models import ImageItem, Job
+from .models import BulkAction, ImageItem, Job
 from .problems import InputProblem
 
 logger = logging.getLogger(__name__)
@@ -230,3 +231,18 @@ def run_scheduled_report(schedule_id: str) -> str:
 def email_job_ended(job_id: str) -> bool:
     """The "your job has finished" email; a mail server hiccup is retried, with backoff."""
     return notifications.send_job_email(job_id)
+
+
+@shared_task
+def run_bulk_action(bulk_id: str) -> str:
+    """An operator's bulk action: on the default queue, which is never paused. Handed back by the
+    broker if its worker dies, it carries on with the jobs it had not reached."""
+    try:
+        bulk = bulk_actions.run(bulk_id)
+    except Exception:
+        reference = jobs.new_reference()
+        logger.exception("Bulk action %s failed (reference %s)", bulk_id, reference)
+        bulk_actions.end(bulk_id, BulkAction.Status.FAILED, f"It stopped on an unexpected error (reference {reference}); "
+                         "what it did until then stays done, and running it again carries on with the rest.")  # fmt: skip
+        return "failed"
+    return "skipped" if bulk is None else "done"

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django import template
 from django.template.defaulttags import CsrfTokenNode
 
-from reports import catalog, notifications, polling
+from reports import bulk, catalog, notifications, polling
 from reports.durations import whole_seconds
 from reports.fragments import streams_available
 
@@ -19,6 +19,7 @@ def duration(value: timedelta | None) -> str:
 
 
 register.filter("rough_duration", polling.rough_duration)
+register.filter("bulk_outcome", bulk.outcome_words)
 
 
 @register.filter
