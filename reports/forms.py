@@ -282,9 +282,8 @@ class BulkActionForm(forms.Form):
 
     action = forms.ChoiceField(label="Action", choices=BulkAction.Action.choices)
     kind = forms.ChoiceField(label="Kind", choices=[("", "Any kind"), *Job.Kind.choices], required=False)
-    status = forms.ChoiceField(label="Status", choices=[("", "Any status"), *Job.Status.choices], required=False,
-                               help_text="Retry takes failed jobs, cancel queued ones, delete finished ones.")  # fmt: skip
-    owner = forms.CharField(label="Owner", max_length=150, required=False, help_text="A username.")
+    status = forms.ChoiceField(label="Status", choices=[("", "Any status"), *Job.Status.choices], required=False)
+    owner = forms.CharField(label="Owner's username", max_length=150, required=False)
     created_from = forms.DateField(label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     created_to = forms.DateField(label="Created to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     error_contains = forms.CharField(label="Error contains", max_length=200, required=False)

@@ -62,3 +62,31 @@ def test_a_read_only_operator_sees_the_page_without_a_control(page, live_server)
     expect(page.get_by_role("table").first).to_be_visible()
     assert page.get_by_role("button", name="Pause the reports queue").count() == 0
     assert page.get_by_role("button", name="Run now").count() == 0
+
+
+def test_an_operator_counts_confirms_and_watches_a_bulk_delete_to_the_end(
+    page, live_server, user, celery_worker_process
+):
+    member("olga", "Operators")
+    finished = [Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+                for _ in range(3)]  # fmt: skip
+    for job in finished:
+        jobs.fail(job.pk, "The warehouse table was locked.")
+    sign_in(page, live_server, "olga", PASSWORD)
+    page.goto(f"{live_server.url}/operations/")
+    page.get_by_role("link", name="Bulk actions").click()
+    page.get_by_label("Action", exact=True).select_option("delete")
+    page.get_by_label("Owner's username").fill("nobody")
+    page.get_by_role("button", name="Count the jobs").click()
+    expect(page.get_by_text("No one is called “nobody”")).to_be_visible()  # explained in place
+
+    page.get_by_label("Owner's username").fill("ada")
+    page.get_by_label("Error contains").fill("warehouse")
+    page.get_by_role("button", name="Count the jobs").click()
+    expect(page.get_by_text("Delete 3 finished jobs?")).to_be_visible()
+    assert Job.objects.filter(owner=user).count() == 3  # counting changes nothing
+    page.get_by_role("button", name="Delete 3 jobs").click()
+    expect(page.get_by_text("3 of 3 deleted")).to_be_visible(timeout=30_000)
+    assert not Job.objects.filter(owner=user).exists()
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.jobs) == ("Delete finished jobs", 3)

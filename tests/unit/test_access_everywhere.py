@@ -24,6 +24,7 @@ PUBLIC_TO_SIGNED_IN = {
 STAFF_ONLY = {
     "operations", "operations_machinery", "operations_performance", "operations_queue", "operations_pool",
     "operations_recurring", "operations_run_now", "operations_search", "operations_job", "operations_download",
+    "operations_bulk", "operations_bulk_preview", "operations_bulk_start", "operations_bulk_action",
 }  # fmt: skip
 # An event stream cannot follow a redirect to the sign-in page: it is refused (404) instead.
 STREAMS = {"job_events", "user_events"}
@@ -49,7 +50,8 @@ def owned(user, settings):
     timing = schedules.Timing("daily", "UTC", timezone.now().time().replace(microsecond=0))
     schedule = schedules.save_schedule(user, "Mine", Job.Kind.SALES_SUMMARY, PARAMS, timing, False)
     return {"job_id": job.pk, "name": artifact.name, "position": 1, "schedule_id": schedule.pk, "slug": "sales-summary",
-            "queue": "reports", "action": "pause", "worker": "w1@host", "task_id": schedule.periodic_task_id}  # fmt: skip
+            "queue": "reports", "action": "pause", "worker": "w1@host", "task_id": schedule.periodic_task_id,
+            "bulk_id": job.pk}  # fmt: skip
 
 
 def url_for(pattern: URLPattern, owned: dict) -> str:

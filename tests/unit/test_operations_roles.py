@@ -64,6 +64,8 @@ def actions(job: Job, task: PeriodicTask) -> list[str]:
         reverse("operations_pool", args=["w1@host", "grow"]),
         reverse("operations_pool", args=["w1@host", "shrink"]),
         reverse("operations_run_now", args=[task.pk]),
+        reverse("operations_bulk_preview"),
+        reverse("operations_bulk_start"),
     ]
 
 
