@@ -4,6 +4,7 @@ Seeing needs the view_operations permission, acting the operate permission (repo
 every action is written to the audit log and answered with the fragment it changed.
 """
 
+from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -114,8 +115,19 @@ def staff_job(request, job_id) -> HttpResponse:
     """Any user's job, whole: parameters, attempts with their errors, timings, worker, downloads."""
     job = any_job(job_id)
     context = {"job": job, "attempts": operations.attempts(job), "traceback": operations.traceback_of(job),
-               "artifacts": job.artifacts.all()}  # fmt: skip
+               "artifacts": job.artifacts.all(), "can_act": roles.can_act(request.user)}  # fmt: skip
     return render(request, "reports/operations_job.html", context)
+
+
+@require_POST
+@roles.actors_only
+def staff_retry(request, job_id) -> HttpResponse:
+    """One failed job back to the queue (what a bulk retry does to each); the job's page shows how it stands."""
+    job = any_job(job_id)
+    with transaction.atomic():
+        if bulk.retry(job):
+            audit.record(request.user, f"Retried a job of {job.owner.get_username()}", str(job.pk), jobs=1)
+    return see_other(reverse("operations_job", args=[job.pk]))
 
 
 @require_GET

@@ -29,6 +29,7 @@ urlpatterns = [
     path("operations/recurring/<int:task_id>/run/", operations_views.run_now, name="operations_run_now"),
     path("operations/search/", operations_views.job_search, name="operations_search"),
     path("operations/jobs/<uuid:job_id>/", operations_views.staff_job, name="operations_job"),
+    path("operations/jobs/<uuid:job_id>/retry/", operations_views.staff_retry, name="operations_job_retry"),
     path("operations/jobs/<uuid:job_id>/files/<str:name>", operations_views.staff_download, name="operations_download"),
     path("operations/bulk/", operations_views.bulk_page, name="operations_bulk"),
     path("operations/bulk/count/", operations_views.bulk_preview, name="operations_bulk_preview"),

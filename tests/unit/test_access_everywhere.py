@@ -24,7 +24,7 @@ PUBLIC_TO_SIGNED_IN = {
 STAFF_ONLY = {
     "operations", "operations_machinery", "operations_performance", "operations_queue", "operations_pool",
     "operations_recurring", "operations_run_now", "operations_search", "operations_job", "operations_download",
-    "operations_bulk", "operations_bulk_preview", "operations_bulk_start", "operations_bulk_action",
+    "operations_job_retry", "operations_bulk", "operations_bulk_preview", "operations_bulk_start", "operations_bulk_action",
 }  # fmt: skip
 # An event stream cannot follow a redirect to the sign-in page: it is refused (404) instead.
 STREAMS = {"job_events", "user_events"}

@@ -296,3 +296,17 @@ def test_someone_without_an_operations_role_gets_not_found(client, user):
 def test_a_link_can_choose_the_action_the_form_starts_with(operator):
     page = operator.get(reverse("operations_bulk") + "?action=delete").content.decode()
     assert '<option value="delete" selected>' in page
+
+
+def test_an_operator_retries_one_failed_job_from_its_page_and_it_is_audited(operator, user):
+    failed = make(user, Job.Status.FAILED)
+    page = operator.get(reverse("operations_job", args=[failed.pk])).content.decode()
+    assert "Retry this job" in page and "attempt 2" in page
+    response = operator.post(reverse("operations_job_retry", args=[failed.pk]))
+    assert response.status_code == 303 and response["Location"] == reverse("operations_job", args=[failed.pk])
+    assert Job.objects.get(pk=failed.pk).status == Job.Status.QUEUED
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.detail, entry.jobs) == ("Retried a job of ada", str(failed.pk), 1)
+    assert "Retry this job" not in operator.get(reverse("operations_job", args=[failed.pk])).content.decode()
+    operator.post(reverse("operations_job_retry", args=[failed.pk]))  # not failed any more: nothing, not audited
+    assert AuditEntry.objects.count() == 1

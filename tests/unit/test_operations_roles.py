@@ -66,6 +66,7 @@ def actions(job: Job, task: PeriodicTask) -> list[str]:
         reverse("operations_run_now", args=[task.pk]),
         reverse("operations_bulk_preview"),
         reverse("operations_bulk_start"),
+        reverse("operations_job_retry", args=[job.pk]),
     ]
 
 
