@@ -9,13 +9,15 @@ class ReportsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out
         from django.db.models.signals import post_delete, post_migrate
 
-        from . import events, roles
+        from . import events, kinds, roles
         from .files import check_bucket
         from .models import Job
 
         # Every process (web, worker, beat, manage.py) stops at once with the reason, rather
         # than failing each upload later. It runs before any request, so it cannot slow one.
         check_bucket()
+        # Every installed app's job kinds (reports/job_kinds/ and any team's), declared once.
+        kinds.discover()
 
         # Open streams hear of these at once instead of at their next heartbeat.
         user_logged_out.connect(events.on_sign_out, dispatch_uid="offload-streams-sign-out")

@@ -17,7 +17,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from . import audit, batches, jobs
+from . import audit, jobs, kinds
 from .models import AuditEntry, BulkAction, Job
 
 logger = logging.getLogger(__name__)
@@ -187,10 +187,12 @@ def act(action: str, chunk: list[Job]) -> tuple[int, int]:
 
 
 def retry(job: Job) -> bool:
+    """A failed job back to the queue, with its inputs as new (the kind's reset_inputs)."""
     if not jobs.retry(job):
         return False
-    if job.kind == Job.Kind.IMAGE_BATCH:
-        batches.reset_items(job)
+    reset_inputs = kinds.get(job.kind).reset_inputs
+    if reset_inputs:
+        reset_inputs(job)
     return True
 
 

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import urlencode
 
-from . import batches, bulk, csv_sample, imaging, sales_query, schedules
+from . import batches, bulk, csv_sample, imaging, kinds, sales_query, schedules
 from .models import BulkAction, Job, ReportSchedule
 
 
@@ -180,7 +180,7 @@ class ImageBatchForm(ReportForm):
 class JobFilterForm(forms.Form):
     """The filters of the My jobs page; every field optional, bad values simply ignored."""
 
-    kind = forms.ChoiceField(choices=[("", "All kinds"), *Job.Kind.choices], required=False)
+    kind = forms.ChoiceField(choices=lambda: [("", "All kinds"), *kinds.choices()], required=False)
     status = forms.ChoiceField(choices=[("", "Any status"), *Job.Status.choices], required=False)
 
     def filter(self, queryset):
@@ -281,7 +281,7 @@ class BulkActionForm(forms.Form):
     """An operator's bulk action and the filter it applies to (every filter field optional)."""
 
     action = forms.ChoiceField(label="Action", choices=BulkAction.Action.choices)
-    kind = forms.ChoiceField(label="Kind", choices=[("", "Any kind"), *Job.Kind.choices], required=False)
+    kind = forms.ChoiceField(label="Kind", choices=lambda: [("", "Any kind"), *kinds.choices()], required=False)
     status = forms.ChoiceField(label="Status", choices=[("", "Any status"), *Job.Status.choices], required=False)
     owner = forms.CharField(label="Owner's username", max_length=150, required=False)
     created_from = forms.DateField(label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"}))

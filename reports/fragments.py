@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 
-from . import catalog, jobs, notifications, polling
+from . import jobs, kinds, notifications, polling
 from .models import Job
 
 
@@ -23,7 +23,7 @@ def job_context(job: Job, jobs_ahead: int | None = None, *, pushed: bool = False
         jobs_ahead = jobs.jobs_ahead(job)
     return {
         "job": job,
-        "report": catalog.BY_KIND[job.kind],
+        "report": kinds.get(job.kind),
         "jobs_ahead": jobs_ahead,
         "page_polls": job.is_active,
         "poll_seconds": polling.poll_seconds(job, jobs_ahead),

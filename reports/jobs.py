@@ -8,7 +8,10 @@ finished job backwards.
 import logging
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,8 +22,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import events, leases
-from .files import copy_to, delete_folder
+from . import events, kinds, leases
+from .files import copy_to, delete_folder, local_path
 from .models import Job, JobArtifact, new_task_id
 
 logger = logging.getLogger(__name__)
@@ -75,12 +78,12 @@ def create_job(owner, kind: str, params: dict, input_file=None, add_inputs=None,
 
 
 def enqueue(job: Job) -> bool:
-    from .tasks import task_for  # tasks imports this module
-
+    kind = kinds.get(job.kind)
     try:
-        task_for(job.kind).apply_async(
+        kind.start_task().apply_async(
             args=[str(job.pk)],
             task_id=job.task_id,
+            queue=kind.queue,
             retry=True,
             retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
         )
@@ -131,14 +134,15 @@ def start(job_id) -> Job | None:
     return None
 
 
-# Report kinds run under a job's lease (tasks.run_report). An image batch's work is its per-image
-# tasks, each under a lease of its own (batches.rescue_images); its fan-out and ZIP are short,
-# and are handed back by the broker if their worker dies.
-UNLEASED_KINDS = (Job.Kind.IMAGE_BATCH,)
+def unleased_kinds() -> list[str]:
+    """Kinds not run under a job's lease (kinds.JobKind.leased): an image batch's work is its
+    per-image tasks, each under a lease of its own (batches.rescue_images); its fan-out and ZIP
+    are short, and are handed back by the broker if their worker dies."""
+    return [kind.name for kind in kinds.all_kinds() if not kind.leased]
 
 
 def attempt_is_dead(job: Job) -> bool:
-    if job.kind in UNLEASED_KINDS:
+    if job.kind in unleased_kinds():
         return True  # handed back by the broker: its worker is gone
     holder = leases.holder(job.pk)
     if lease_lapsed(job, holder):
@@ -178,7 +182,7 @@ def rescue_orphans() -> int:
     """
     count = republish_queued() if leases.redis_lost_its_data() else 0
     quiet = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=timezone.now() - lease_duration())
-    candidates = list(quiet.exclude(kind__in=UNLEASED_KINDS).only(*RESCUE_FIELDS))
+    candidates = list(quiet.exclude(kind__in=unleased_kinds()).only(*RESCUE_FIELDS))
     held = leases.holders([job.pk for job in candidates])
     return count + sum(rescue(job) for job in candidates if lease_lapsed(job, held[str(job.pk)]))
 
@@ -323,6 +327,31 @@ def save_artifact(
     return artifact
 
 
+class JobFiles:
+    """What a kind's function is given for files: `save()` a download of the job, and open its
+    uploaded `input()` as a local path. Bound to the attempt running, so an attempt that was
+    superseded (its worker presumed dead, the job started again) never replaces the downloads of
+    the attempt that took over: it stops with JobNotRunning."""
+
+    def __init__(self, job: Job, attempt: int | None = None):
+        self.job, self.attempt = job, attempt
+
+    @property
+    def job_id(self):
+        return self.job.pk
+
+    def save(self, name: str, label: str, content_type: str, content: File | bytes) -> JobArtifact:
+        """Store a download (a file, read in chunks, or bytes), shown on the page as `label`;
+        saving one of the same name again replaces it."""
+        return save_artifact(self.job, name, label, content_type, content, attempt=self.attempt)
+
+    @contextmanager
+    def input(self) -> Iterator[Path]:
+        """The uploaded input (the form's `input_file`) as a local file, for as long as the block lasts."""
+        with local_path(self.job.input_file) as path:
+            yield path
+
+
 def cancel(job: Job, revoke: bool = True) -> bool:
     """Cancel a queued or running job. A queued one never starts; a running one stops at its next
     progress write. Its partial outputs are removed now, and again by the task if it wrote more.
@@ -392,15 +421,16 @@ def delete_job(job: Job) -> bool:
 
 
 def run_again(job: Job) -> Job:
-    """A new job with the same parameters and copies of the same inputs."""
-    from .batches import copy_items  # batches imports this module
+    """A new job with the same parameters and copies of the same inputs (the upload, and what
+    the kind's copy_inputs copies)."""
+    copy_inputs = kinds.get(job.kind).copy_inputs
 
     def add_inputs(new: Job) -> None:
         if job.input_file:
             copy_to(job.input_file, new.input_file, "input.csv")
             new.save(update_fields=["input_file"])
-        if job.kind == Job.Kind.IMAGE_BATCH:
-            copy_items(job, new)
+        if copy_inputs:
+            copy_inputs(job, new)
 
     return create_job(job.owner, job.kind, job.params, add_inputs=add_inputs, notify_by_email=job.notify_by_email)
 

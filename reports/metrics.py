@@ -26,7 +26,7 @@ from redis.retry import Retry
 
 from project import celery_app
 
-from . import events, operations, streams
+from . import events, kinds, operations, streams
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def jobs_by_kind_and_status() -> GaugeMetricFamily:
     }
     family = GaugeMetricFamily("offload_jobs", "Jobs in the database by kind and status.", labels=["kind", "status"])
     # Every pair, with 0 for none: a series that vanished would read as "no data", not as none.
-    for kind in Job.Kind.values:
+    for kind in kinds.names():
         for status in Job.Status.values:
             family.add_metric([kind, status], counted.get((kind, status), 0))
     return family
@@ -136,7 +136,7 @@ def duration_histograms() -> list[HistogramMetricFamily]:
             f"{what} of the jobs that finished within the last hour, by kind (a window, not a running total).",
             labels=["kind"],
         )
-        for kind in Job.Kind.values:
+        for kind in kinds.names():
             row = rows.get(kind, {})
             buckets = [(floatToGoString(bound), row.get(f"{name}_{i}", 0)) for i, bound in enumerate(BUCKETS)]
             buckets.append(("+Inf", row.get(f"{name}_count", 0)))

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from . import kinds
+
 QUEUED_HINT_AFTER = timedelta(seconds=15)
 STALL_NOTICE_AFTER = timedelta(minutes=2)
 
@@ -45,6 +47,9 @@ class Job(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     class Kind(models.TextChoices):
+        """The names of Offload's own kinds, for code that names one (tests, the seed data). The
+        field's choices are every registered kind (reports/kinds.py), these and any other."""
+
         SALES_SUMMARY = "sales_summary", "Sales summary"
         CSV_PROFILE = "csv_profile", "CSV profile"
         IMAGE_BATCH = "image_batch", "Image batch"
@@ -54,7 +59,7 @@ class Job(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
+    kind = models.CharField(max_length=32, choices=kinds.choices)
     params = models.JSONField(default=dict, blank=True)
     # An uploaded input, stored under a generated name; the client's name is in params.
     input_file = models.FileField(upload_to=input_path, blank=True)
@@ -275,7 +280,7 @@ class ReportSchedule(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_schedules")
     name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=32, choices=Job.Kind.choices, default=Job.Kind.SALES_SUMMARY)
+    kind = models.CharField(max_length=32, choices=kinds.choices, default=Job.Kind.SALES_SUMMARY)
     params = models.JSONField(default=dict)
     frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.DAILY)
     # What the person chose, kept to fill the edit form; the crontab is derived from these.
@@ -330,7 +335,7 @@ class JobHour(models.Model):
     job of the week."""
 
     hour = models.DateTimeField()  # its start
-    kind = models.CharField(max_length=32, choices=Job.Kind.choices)
+    kind = models.CharField(max_length=32, choices=kinds.choices)
     finished = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     # {bin: jobs}: bin b holds durations from 1 ms × 1.1^b up to the next (durations.BIN_GROWTH).

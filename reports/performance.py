@@ -61,6 +61,9 @@ from .durations import (
     interpolate,
     percentile_of_bins,
 )
+from .kinds import choices as kind_choices
+from .kinds import get as registered_kind
+from .kinds import names as kind_names
 from .models import Job, JobHour, QueueSample
 from .sparklines import sparkline
 
@@ -152,17 +155,14 @@ class Performance:
 
 
 def queue_of(kind: str) -> str:
-    """The queue a job of this kind waits in, from CELERY_TASK_ROUTES."""
-    from .tasks import task_for  # tasks imports this module
-
-    route = settings.CELERY_TASK_ROUTES.get(task_for(kind).name, {})
-    return route.get("queue", settings.CELERY_TASK_DEFAULT_QUEUE)
+    """The queue a job of this kind waits in (its declaration says)."""
+    return registered_kind(kind).queue
 
 
 def job_queues() -> dict[str, list[str]]:
-    """Each queue jobs wait in, with its kinds, in the order of Job.Kind."""
+    """Each queue jobs wait in, with its kinds, in the order they were declared."""
     queues: dict[str, list[str]] = {}
-    for kind in Job.Kind.values:
+    for kind in kind_names():
         queues.setdefault(queue_of(kind), []).append(kind)
     return queues
 
@@ -172,7 +172,7 @@ def measure(window: Window, now: datetime | None = None) -> Performance:
     end = now or timezone.now()
     start = window.start(end)
     queues = job_queues()
-    kinds = {kind: Figures(kind, label, window, throughput=[0] * window.buckets) for kind, label in Job.Kind.choices}
+    kinds = {kind: Figures(kind, label, window, throughput=[0] * window.buckets) for kind, label in kind_choices()}
     by_queue = {
         name: Figures(name, name, window, throughput=[0] * window.buckets, waiting=[None] * window.buckets)
         for name in queues
@@ -342,7 +342,7 @@ def hourly(since: datetime, until: datetime, every_hour: bool = False) -> list[J
 
     hour = since
     while every_hour and hour < until:
-        for kind in Job.Kind.values:
+        for kind in kind_names():
             row(kind, hour)
         hour += HOUR
     counted = jobs.values("kind", "hour").annotate(

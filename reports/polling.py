@@ -9,8 +9,7 @@ cheap queries instead of rendering it. Times are shown to the minute while a job
 import hashlib
 from datetime import timedelta
 
-from django.db.models import prefetch_related_objects
-
+from . import kinds
 from .models import Job
 
 FAST_POLL_SECONDS = 1
@@ -40,8 +39,7 @@ def fragment_etag(job: Job, jobs_ahead: int, waiting: list[str]) -> str:
     """Changes whenever the rendered fragment of an active job would; see job_detail.html#job-status.
     `waiting`: the ids of the owner's other jobs whose notice is waiting (notifications.pending).
 
-    An image batch's items are read here once (prefetched onto the job), and the tiles render
-    from the same rows.
+    A kind whose live fragment shows more than the bar adds its state (JobKind.etag_state).
     """
     state = [
         str(job.pk), job.status, job.progress, job.step, job.attempt, job.restarts,
@@ -49,7 +47,7 @@ def fragment_etag(job: Job, jobs_ahead: int, waiting: list[str]) -> str:
         rough_duration(job.stalled_for), job.waiting_too_long, jobs_ahead,
         waiting,
     ]  # fmt: skip
-    if job.kind == Job.Kind.IMAGE_BATCH:
-        prefetch_related_objects([job], "images")
-        state.append([item.status for item in job.images.all()])
+    etag_state = kinds.get(job.kind).etag_state
+    if etag_state:
+        state.append(etag_state(job))
     return '"' + hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest() + '"'

@@ -1,18 +1,18 @@
-"""What a worker runs for each report kind: the work (sales, profiling) plus storing downloads.
+"""What a worker runs for the built-in report kinds: the work (sales, profiling) plus storing
+downloads.
 
-Each `run_*` function is what the task calls, reporting progress as it goes; it returns the
-result summary the page shows. The catalog names these by dotted path, so the data libraries
-they load (polars, NumPy, matplotlib, fpdf2) live in worker processes only.
+Each `run_*` function is a kind's `run` (reports/kinds.py): given the job's parameters, a
+progress callback and the job's files, it returns the result summary the page shows. The kinds
+name these by dotted path, so the data libraries they load (polars, NumPy, matplotlib, fpdf2)
+live in worker processes only.
 """
 
 from django.conf import settings
 
 from . import charts, exports, profiling, sales, sales_query
-from .catalog import sales_subtitle
-from .files import local_path
-from .jobs import save_artifact
-from .models import Job
+from .jobs import JobFiles
 from .progress import Progress, scaled
+from .sales_query import subtitle as sales_subtitle
 
 CSV, XLSX, PDF, SVG = (
     "text/csv",
@@ -22,15 +22,15 @@ CSV, XLSX, PDF, SVG = (
 )
 
 
-def save_table_downloads(job: Job, stem: str, title: str, subtitle: str, header, rows, progress: Progress) -> None:
+def save_table_downloads(
+    files: JobFiles, stem: str, title: str, subtitle: str, header, rows, progress: Progress
+) -> None:
     progress(0, "Writing the CSV download")
-    save_artifact(job, f"{stem}.csv", "CSV", CSV, exports.to_csv(header, rows), attempt=job.attempt)
+    files.save(f"{stem}.csv", "CSV", CSV, exports.to_csv(header, rows))
     progress(30, "Writing the Excel download")
-    save_artifact(
-        job, f"{stem}.xlsx", "Excel (XLSX)", XLSX, exports.to_xlsx(header, rows, sheet=title), attempt=job.attempt
-    )
+    files.save(f"{stem}.xlsx", "Excel (XLSX)", XLSX, exports.to_xlsx(header, rows, sheet=title))
     progress(60, "Writing the PDF download")
-    save_artifact(job, f"{stem}.pdf", "PDF", PDF, exports.to_pdf(title, subtitle, header, rows), attempt=job.attempt)
+    files.save(f"{stem}.pdf", "PDF", PDF, exports.to_pdf(title, subtitle, header, rows))
 
 
 def sales_table(summary: sales_query.SalesSummary) -> tuple[list[str], list[list]]:
@@ -44,8 +44,8 @@ def sales_table(summary: sales_query.SalesSummary) -> tuple[list[str], list[list
     return header, rows
 
 
-def run_sales_summary(job: Job, progress: Progress) -> dict:
-    query = sales_query.SalesQuery.from_params(job.params)
+def run_sales_summary(params: dict, progress: Progress, files: JobFiles) -> dict:
+    query = sales_query.SalesQuery.from_params(params)
     progress(1, "Preparing the demo order data (generated on first use)")
     path = sales.demo_data_path(settings.OFFLOAD_DEMO_DATA_DIR, settings.OFFLOAD_DEMO_ORDERS)
     summary = sales.summarise(sales.load_orders(path), query, scaled(progress, 10, 45))
@@ -57,10 +57,10 @@ def run_sales_summary(job: Job, progress: Progress) -> dict:
         f"{metric_label} by {group_label.lower()}",
         chronological=query.group_by == "month",
     )
-    save_artifact(job, "chart.svg", "Chart (SVG)", SVG, chart, attempt=job.attempt)
+    files.save("chart.svg", "Chart (SVG)", SVG, chart)
     header, rows = sales_table(summary)
     save_table_downloads(
-        job, "sales-summary", "Sales summary", sales_subtitle(query), header, rows, scaled(progress, 60, 99)
+        files, "sales-summary", "Sales summary", sales_subtitle(query), header, rows, scaled(progress, 60, 99)
     )
     return {
         **summary.as_result(),
@@ -101,14 +101,14 @@ def profile_rows(columns: list[dict]) -> list[list]:
     ]  # fmt: skip
 
 
-def run_csv_profile(job: Job, progress: Progress) -> dict:
-    with local_path(job.input_file) as path:
-        frame = profiling.load(path, job.params.get("separator", ","), scaled(progress, 0, 70))
+def run_csv_profile(params: dict, progress: Progress, files: JobFiles) -> dict:
+    with files.input() as path:
+        frame = profiling.load(path, params.get("separator", ","), scaled(progress, 0, 70))
     result = profiling.profile(frame, scaled(progress, 70, 85))
     del frame
-    subtitle = f"{job.params.get('source_name', 'upload')}: {result['rows']:,} rows, {len(result['columns'])} columns"
+    subtitle = f"{params.get('source_name', 'upload')}: {result['rows']:,} rows, {len(result['columns'])} columns"
     save_table_downloads(
-        job,
+        files,
         "csv-profile",
         "CSV profile",
         subtitle,

@@ -113,3 +113,11 @@ def day_range() -> tuple[date, date]:
 
 def default_query() -> SalesQuery:
     return SalesQuery(LAST_DAY - timedelta(days=364), LAST_DAY, "region", "revenue")
+
+
+def subtitle(query: SalesQuery) -> str:
+    """What a sales summary is about, in a line: its metric, grouping and dates."""
+    return (
+        f"{METRICS[query.metric]} by {GROUP_BY[query.group_by].lower()}, "
+        f"{query.date_from:%-d %b %Y} to {query.date_to:%-d %b %Y}"
+    )

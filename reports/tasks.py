@@ -9,7 +9,7 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import batches, catalog, imaging, jobs, leases, notifications, performance, schedules
+from . import batches, imaging, jobs, kinds, leases, notifications, performance, schedules
 from . import bulk as bulk_actions
 from .files import local_path
 from .models import BulkAction, ImageItem, Job
@@ -53,11 +53,11 @@ def run_report(self, job_id: str) -> str:
     if job is None:
         logger.info("Job %s no longer wants running; skipped", job_id)
         return "skipped"
-    report = catalog.BY_KIND[job.kind]
+    run = kinds.get(job.kind).worker_function()
     attempt = job.attempt  # every write of this attempt is guarded by it
     try:
         with leases.held(job.pk, attempt):
-            result = report.run(job, jobs.ProgressRecorder(job.pk, attempt=attempt))
+            result = run(job.params, jobs.ProgressRecorder(job.pk, attempt=attempt), jobs.JobFiles(job, attempt))
     except jobs.JobNotRunning:
         if Job.objects.filter(pk=job.pk, attempt__gt=attempt).exists():
             # Rescued while this attempt was frozen or cut off: the next attempt owns the job and its downloads.
@@ -179,11 +179,6 @@ def process_image(self, item_id: int) -> str:
 def finish_image_batch(job_id: str) -> str:
     batches.finish(job_id)
     return "finished"
-
-
-def task_for(kind: str):
-    """The task that starts a job of this kind."""
-    return start_image_batch if kind == Job.Kind.IMAGE_BATCH else run_report
 
 
 @shared_task

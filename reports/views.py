@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from . import catalog, jobs, notifications, polling
+from . import jobs, kinds, notifications, polling
 from .access import get_job_for, login_required
 from .downloads import stored_file_response
 from .forms import JobFilterForm
@@ -31,7 +31,7 @@ RECENT_JOBS = 8
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
     recent = list(Job.objects.for_user(request.user)[:RECENT_JOBS])
-    context = {"reports": catalog.REPORTS, "recent_jobs": recent, "streams": streams_available(request)}
+    context = {"reports": kinds.all_kinds(), "recent_jobs": recent, "streams": streams_available(request)}
     context["page_polls"] = any(job.is_active for job in recent)  # its rows' poll carries the notices
     return render(request, "reports/home.html", context)
 
@@ -39,13 +39,11 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    report = catalog.report_for_slug(slug)
+    report = kind_for_slug(slug)
     if request.method == "GET":
-        return render(
-            request, "reports/report_form.html", {"report": report, "form": report.form_class(user=request.user)}
-        )
+        return render(request, "reports/report_form.html", {"report": report, "form": report.form(user=request.user)})
 
-    form = report.form_class(request.POST, request.FILES, user=request.user)
+    form = report.form(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         context = {"report": report, "form": form}
         if request.htmx:
@@ -55,7 +53,7 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         return render(request, "reports/report_form.html", context, status=400)
 
     try:
-        job = jobs.create_job(request.user, report.kind, **form.job_fields())
+        job = jobs.create_job(request.user, report.name, **form.job_fields())
     except jobs.TooManyActiveJobs as refusal:
         return refused(request, report, form, str(refusal))
     if request.htmx:
@@ -66,6 +64,13 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         response = render(request, "reports/job_detail.html#job-live", context)
         return push_url(response, job.get_absolute_url())
     return see_other(job.get_absolute_url())
+
+
+def kind_for_slug(slug: str) -> kinds.JobKind:
+    try:
+        return kinds.by_slug(slug)
+    except kinds.UnknownKind:
+        raise Http404("No such report.") from None
 
 
 def refused(request: HtmxHttpRequest, report, form, message: str) -> HttpResponse:

@@ -35,8 +35,9 @@ def die() -> None:
 
 
 def with_faults(run):
-    def run_with_faults(job, progress):
-        fault = job.params.get(FAULT, "")
+    def run_with_faults(params, progress, files):
+        job = files.job
+        fault = params.get(FAULT, "")
         if fault == "transient" and job.attempt < 3:
             raise ConnectionError(f"injected: storage unreachable on attempt {job.attempt}")
         if fault == "crash" or (fault == "crash-once" and job.restarts == 0):
@@ -47,13 +48,13 @@ def with_faults(run):
             for step in range(steps):
                 progress(50 * step / steps, "Taking its time")
                 time.sleep(0.1)
-            return run(job, scaled(progress, 50, 100))  # the bar carries on from halfway
+            return run(params, scaled(progress, 50, 100), files)  # the bar carries on from halfway
         if fault == "stubborn":
             deadline = time.monotonic() + 3600
             while time.monotonic() < deadline:
                 with suppress(SoftTimeLimitExceeded):  # carries on: only the hard limit can stop it
                     time.sleep(0.1)
-        return run(job, progress)
+        return run(params, progress, files)
 
     return run_with_faults
 
@@ -71,10 +72,10 @@ def image_with_faults(process):
 
 @worker_process_init.connect
 def install_faults(**kwargs) -> None:
-    # In each pool process, once Django is set up (the catalog needs the models).
-    from reports import catalog, tasks
+    # In each pool process, once Django is set up (the kinds are declared then).
+    from reports import kinds, tasks
 
-    for kind, report in list(catalog.BY_KIND.items()):
-        if report.run:
-            catalog.BY_KIND[kind] = dataclasses.replace(report, run=with_faults(report.run))
+    for kind in kinds.all_kinds():
+        if kind.run:
+            kinds.REGISTRY[kind.name] = dataclasses.replace(kind, run=with_faults(kind.worker_function()))
     tasks.imaging.process = image_with_faults(tasks.imaging.process)

@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaulttags import CsrfTokenNode
 
-from reports import bulk, catalog, notifications, polling
+from reports import bulk, kinds, notifications, polling, sales_query
 from reports.durations import whole_seconds
 from reports.fragments import streams_available
 
@@ -25,12 +26,31 @@ register.filter("bulk_outcome", bulk.outcome_words)
 @register.filter
 def job_summary(job) -> str:
     """One line saying what the job is about, from its parameters."""
-    return catalog.BY_KIND[job.kind].describe(job.params)
+    kind = kinds.REGISTRY.get(job.kind)
+    return kind.describe(job.params) if kind else ""
+
+
+@register.filter
+def summary_items(result: dict | None) -> list[tuple[str, str]]:
+    """A result's plain values (numbers, words, yes/no) as labelled figures, for a kind that
+    shows its result with the default partial: `sent_count` becomes "Sent count"."""
+    items = []
+    for name, value in (result or {}).items():
+        if name == "subtitle" or value is None or isinstance(value, (dict, list)):
+            continue
+        if isinstance(value, bool):
+            shown = "Yes" if value else "No"
+        elif isinstance(value, (int, float)):
+            shown = intcomma(value)
+        else:
+            shown = str(value)
+        items.append((name.replace("_", " ").capitalize(), shown))
+    return items
 
 
 @register.filter
 def sales_summary_line(params: dict) -> str:
-    return catalog.describe_sales(params)
+    return sales_query.subtitle(sales_query.SalesQuery.from_params(params))
 
 
 @register.filter

@@ -16,7 +16,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from reports import catalog, exports, runs, sales
+from reports import exports, runs, sales, sales_query
 
 from .figures import Figure
 
@@ -28,7 +28,7 @@ def sales_pdf_input(orders: int) -> tuple[str, str, list[str], list[list]]:
     query = sales.SalesQuery(sales.FIRST_DAY, sales.LAST_DAY, "month", "revenue")
     summary = sales.summarise(pl.LazyFrame(sales.generate_orders(orders)), query)
     header, rows = runs.sales_table(summary)
-    return "Sales summary", catalog.sales_subtitle(query), header, rows
+    return "Sales summary", sales_query.subtitle(query), header, rows
 
 
 def reportlab_pdf(title: str, subtitle: str, header: list[str], rows: list[list]) -> bytes:

@@ -35,7 +35,7 @@ def hand_written(job_id: str) -> None:
                                          notice_shown=True)  # fmt: skip
 
 
-def empty(job, progress) -> dict:
+def empty(params, progress, files) -> dict:
     progress(50, "Halfway")
     return {"rows": [], "totals": {}}
 
@@ -44,8 +44,8 @@ def empty(job, progress) -> dict:
 def empty_reports(**kwargs) -> None:
     if not os.environ.get("OFFLOAD_BENCH_EMPTY_REPORTS"):
         return
-    from reports import catalog
+    from reports import kinds
 
-    for kind, report in list(catalog.BY_KIND.items()):
-        if report.run:
-            catalog.BY_KIND[kind] = dataclasses.replace(report, run=empty)
+    for kind in kinds.all_kinds():
+        if kind.run:
+            kinds.REGISTRY[kind.name] = dataclasses.replace(kind, run=empty)

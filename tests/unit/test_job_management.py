@@ -1,5 +1,6 @@
 """Cancel, run again, delete, limits, queue position, estimates, retries and lost jobs."""
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import batches, catalog, jobs
+from reports import batches, jobs, kinds
 from reports.models import Job
 from reports.tasks import delete_old_jobs, fail_lost_jobs, run_report
 from tests.support import HTMX, image_upload, jpeg_bytes, people_csv
@@ -32,8 +33,8 @@ def make_job(owner, status=Job.Status.QUEUED, **fields) -> Job:
 
 
 def replace_run(monkeypatch, run):
-    report = catalog.BY_KIND[Job.Kind.SALES_SUMMARY]
-    monkeypatch.setitem(catalog.BY_KIND, Job.Kind.SALES_SUMMARY, report.__class__(**{**report.__dict__, "run": run}))
+    kind = kinds.get(Job.Kind.SALES_SUMMARY)
+    monkeypatch.setitem(kinds.REGISTRY, kind.name, dataclasses.replace(kind, run=run))
 
 
 # --- Cancel ------------------------------------------------------------------------------------
@@ -48,7 +49,8 @@ def test_a_cancelled_queued_job_never_starts(user):
 
 
 def test_a_running_job_stops_at_its_next_step_and_its_partial_files_go(user, monkeypatch):
-    def cancelled_halfway(job, progress):
+    def cancelled_halfway(params, progress, files):
+        job = files.job
         jobs.save_artifact(job, "chart.svg", "Chart", "image/svg+xml", b"<svg/>")
         jobs.cancel(Job.objects.get(pk=job.pk))  # the person clicks Cancel meanwhile
         jobs.save_artifact(job, "late.csv", "CSV", "text/csv", b"a\n")  # written before the next check
@@ -230,13 +232,13 @@ def test_a_stalled_job_says_for_how_long(owner_client, user):
 def test_a_transient_error_is_retried_and_the_job_then_succeeds(user, monkeypatch, settings):
     settings.OFFLOAD_RETRY_BACKOFF = 0
     attempts = []
-    real_run = catalog.BY_KIND[Job.Kind.SALES_SUMMARY].run
+    real_run = kinds.get(Job.Kind.SALES_SUMMARY).worker_function()
 
-    def flaky(job, progress):
-        attempts.append(Job.objects.get(pk=job.pk).attempt)
+    def flaky(params, progress, files):
+        attempts.append(Job.objects.get(pk=files.job_id).attempt)
         if len(attempts) < 3:
             raise OperationalError("database is locked")
-        return real_run(job, progress)
+        return real_run(params, progress, files)
 
     replace_run(monkeypatch, flaky)
     job = make_job(user)
@@ -260,7 +262,7 @@ def test_a_job_shows_retrying_with_the_attempt_while_it_waits(owner_client, user
 def test_a_transient_error_that_lasts_fails_the_job_after_the_last_attempt(user, monkeypatch, settings, caplog):
     settings.OFFLOAD_RETRY_BACKOFF = 0
 
-    def always_down(job, progress):
+    def always_down(params, progress, files):
         raise OperationalError("could not connect to server")
 
     replace_run(monkeypatch, always_down)

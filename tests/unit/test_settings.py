@@ -139,7 +139,7 @@ def test_the_web_process_never_loads_the_data_libraries_the_workers_use():
     web = loaded_modules(
         "import django; django.setup()\n"
         "from django.urls import get_resolver; get_resolver().url_patterns\n"
-        "import project.asgi, reports.tasks, reports.forms, reports.catalog"
+        "import project.asgi, reports.tasks, reports.forms, reports.kinds"
     )
     assert not web & set(WORKER_LIBRARIES)
     # The worker does load them, before it forks its pool (CELERY_IMPORTS).

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from django.core.files.base import ContentFile
 
-from reports import catalog, events
+from reports import events, kinds
 from reports.models import Job
 from reports.tasks import run_report
 from tests.support import people_csv
@@ -18,6 +18,11 @@ SALES_PARAMS = {"date_from": "2025-01-01", "date_to": "2025-12-31", "group_by": 
 @pytest.fixture(autouse=True)
 def small_demo_data(settings):
     settings.OFFLOAD_DEMO_ORDERS = 20_000
+
+
+def replace_run(monkeypatch, run):
+    kind = kinds.get(Job.Kind.SALES_SUMMARY)
+    monkeypatch.setitem(kinds.REGISTRY, kind.name, dataclasses.replace(kind, run=run))
 
 
 def sales_job(user, **params) -> Job:
@@ -48,12 +53,11 @@ def test_sales_summary_succeeds_with_table_chart_and_downloads(user):
 def test_the_machinery_around_a_report_costs_four_queries_and_a_fifth_when_an_email_is_asked_for(
     user, monkeypatch, django_assert_num_queries, django_capture_on_commit_callbacks, notify_by_email, queries
 ):
-    def quick(job, progress) -> dict:
+    def quick(params, progress, files) -> dict:
         progress(50, "Halfway")
         return {"rows": [], "totals": {}}
 
-    report = catalog.BY_KIND[Job.Kind.SALES_SUMMARY]
-    monkeypatch.setitem(catalog.BY_KIND, Job.Kind.SALES_SUMMARY, dataclasses.replace(report, run=quick))
+    replace_run(monkeypatch, quick)
     monkeypatch.setattr(events, "_owners", {})  # as in a fresh worker process
     monkeypatch.setattr(events, "publish", lambda *args: None)
     job = sales_job(user)
@@ -108,11 +112,10 @@ def test_a_bad_file_fails_the_job_with_the_reason(user):
 
 
 def test_an_unexpected_error_fails_the_job_with_a_reference_and_is_raised(user, monkeypatch, caplog):
-    def broken(job, progress):
+    def broken(params, progress, files):
         raise ZeroDivisionError("bug")
 
-    report = catalog.BY_KIND[Job.Kind.SALES_SUMMARY]
-    monkeypatch.setitem(catalog.BY_KIND, Job.Kind.SALES_SUMMARY, report.__class__(**{**report.__dict__, "run": broken}))
+    replace_run(monkeypatch, broken)
     job = sales_job(user)
     with pytest.raises(ZeroDivisionError):
         run_report(str(job.pk))
@@ -123,15 +126,12 @@ def test_an_unexpected_error_fails_the_job_with_a_reference_and_is_raised(user, 
 
 
 def test_a_job_cancelled_mid_run_stops_without_finishing(user, monkeypatch):
-    def cancel_then_report(job, progress):
-        Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED)
+    def cancel_then_report(params, progress, files):
+        Job.objects.filter(pk=files.job_id).update(status=Job.Status.CANCELLED)
         progress(50, "Next step")
         raise AssertionError("work should have stopped at the progress report")
 
-    report = catalog.BY_KIND[Job.Kind.SALES_SUMMARY]
-    monkeypatch.setitem(
-        catalog.BY_KIND, Job.Kind.SALES_SUMMARY, report.__class__(**{**report.__dict__, "run": cancel_then_report})
-    )
+    replace_run(monkeypatch, cancel_then_report)
     job = sales_job(user)
     assert run_report(str(job.pk)) == "stopped"
     job.refresh_from_db()
