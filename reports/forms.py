@@ -1,6 +1,7 @@
 """The report forms: they turn a request into validated job parameters and clear messages."""
 
 import zoneinfo
+from datetime import date, time
 from functools import cache
 
 from django import forms
@@ -14,6 +15,9 @@ from .models import BulkAction, Job, ReportSchedule
 
 
 class ReportForm(forms.Form):
+    """The base of every kind's form (reports/kinds.py): "email me" for every kind, and the job's
+    parameters from the cleaned fields (override `job_inputs` to shape them, or to add an upload)."""
+
     notify_by_email = forms.BooleanField(label="Email me when it has finished", required=False)
 
     def __init__(self, *args, user=None, **kwargs):
@@ -31,6 +35,15 @@ class ReportForm(forms.Form):
     def job_fields(self) -> dict:
         """Everything create_job needs: the kind's own inputs plus the choices every kind has."""
         return {**self.job_inputs(), "notify_by_email": self.cleaned_data.get("notify_by_email", False)}
+
+    def job_inputs(self) -> dict:
+        """The job's parameters (stored as JSON, given to the worker's function): by default every
+        cleaned field but "email me", dates and times as ISO text. An upload goes as `input_file`."""
+        params = {}
+        for name, value in self.cleaned_data.items():
+            if name != "notify_by_email":
+                params[name] = value.isoformat() if isinstance(value, (date, time)) else value
+        return {"params": params}
 
 
 class SalesSummaryForm(ReportForm):

@@ -1,0 +1,73 @@
+"""docs/job-kinds.md's own code, run: the kind it declares gets its card, its form, its job run
+by the task every kind runs through, its result and download on the job page, and a place in
+the filters. The guide cannot drift from the API without this failing."""
+
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from reports import kinds
+from reports.models import Job
+from reports.tasks import run_report
+from tests.support import HTMX
+
+pytestmark = pytest.mark.django_db
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "job-kinds.md"
+
+
+def guide_code() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+    assert len(blocks) == 1, "the guide's code is one block"
+    return blocks[0]
+
+
+@pytest.fixture
+def guide_kind():
+    """The guide's module, imported as a team's `myapp/job_kinds.py` would be."""
+    module = types.ModuleType("guide_job_kinds")
+    sys.modules[module.__name__] = module
+    exec(compile(guide_code(), str(GUIDE), "exec"), module.__dict__)
+    yield kinds.get("primes")
+    kinds.unregister("primes")
+    del sys.modules[module.__name__]
+
+
+def test_the_guides_kind_has_its_card_and_form(owner_client, guide_kind):
+    home = owner_client.get(reverse("home")).content.decode()
+    assert "Prime numbers" in home and 'href="/reports/primes/"' in home
+    form = owner_client.get("/reports/primes/").content.decode()
+    assert "Count the primes up to" in form and "Email me when it has finished" in form
+
+
+def test_the_guides_kind_runs_as_any_job_and_shows_its_result_and_download(
+    owner_client, user, guide_kind, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as published:
+        response = owner_client.post("/reports/primes/", {"limit": "100000"}, **HTMX)
+    assert response.status_code == 200 and len(published) == 1
+    job = Job.objects.get(kind="primes")
+    assert job.params == {"limit": 100000} and job.get_kind_display() == "Prime numbers"
+
+    assert run_report(str(job.pk)) == "succeeded"  # the task every plain kind runs through
+    job.refresh_from_db()
+    assert job.result == {"subtitle": "Up to 100,000", "primes": 9592, "largest": 99991}  # π(10⁵) = 9,592
+    page = owner_client.get(job.get_absolute_url()).content.decode()
+    assert "<dt>Primes</dt><dd>9,592</dd>" in page and "<dt>Largest</dt><dd>99,991</dd>" in page
+    assert "All the primes (CSV)" in page
+    download = owner_client.get(reverse("artifact_download", args=[job.pk, "primes.csv"]))
+    lines = b"".join(download.streaming_content).decode().split()
+    assert lines[:4] == ["prime", "2", "3", "5"] and len(lines) == 9593
+
+    rows = owner_client.get(reverse("job_list") + "?kind=primes").content.decode()
+    assert "Prime numbers" in rows and "up to 100,000" in rows
+
+
+def test_the_guides_form_explains_a_wrong_number_in_place(owner_client, guide_kind):
+    response = owner_client.post("/reports/primes/", {"limit": "1"}, **HTMX)
+    assert "Ensure this value is greater than or equal to 2." in response.content.decode()
+    assert not Job.objects.exists()
