@@ -7,6 +7,7 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
+        from django.core import checks
         from django.db.models.signals import post_delete, post_migrate
 
         from . import events, kinds, roles
@@ -18,6 +19,7 @@ class ReportsConfig(AppConfig):
         check_bucket()
         # Every installed app's job kinds (reports/job_kinds/ and any team's), declared once.
         kinds.discover()
+        checks.register(kinds.check_queues)
 
         # Open streams hear of these at once instead of at their next heartbeat.
         user_logged_out.connect(events.on_sign_out, dispatch_uid="offload-streams-sign-out")

@@ -84,7 +84,7 @@ class JobFilter:
         """The filter in words, for the confirmation and the audit log."""
         words = []
         if self.kind:
-            words.append(f"kind {Job.Kind(self.kind).label}")
+            words.append(f"kind {kinds.label(self.kind)}")
         if self.status:
             words.append(f"status {Job.Status(self.status).label.lower()}")
         if self.owner:

@@ -148,3 +148,20 @@ def discover() -> None:
         package = import_module(f"{app.name}.job_kinds")
         for module in pkgutil.iter_modules(getattr(package, "__path__", [])):
             import_module(f"{package.__name__}.{module.name}")
+
+
+def check_queues(app_configs=None, **kwargs) -> list:
+    """A Django system check: a kind whose queue no plain worker consumes would wait forever."""
+    from django.conf import settings
+    from django.core.checks import Warning
+
+    return [
+        Warning(
+            f"Job kind {kind.name!r} uses queue {kind.queue!r}, which is not in CELERY_TASK_QUEUES: "
+            "a plain `celery -A project worker` does not consume it, so its jobs would wait.",
+            hint=f"Add {kind.queue!r} to CELERY_TASK_QUEUES, or start a worker with -Q {kind.queue}.",
+            id="offload.W001",
+        )
+        for kind in REGISTRY.values()
+        if kind.queue not in settings.CELERY_TASK_QUEUES
+    ]

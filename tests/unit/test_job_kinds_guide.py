@@ -71,3 +71,12 @@ def test_the_guides_form_explains_a_wrong_number_in_place(owner_client, guide_ki
     response = owner_client.post("/reports/primes/", {"limit": "1"}, **HTMX)
     assert "Ensure this value is greater than or equal to 2." in response.content.decode()
     assert not Job.objects.exists()
+
+
+def test_a_kind_on_a_queue_no_plain_worker_consumes_is_warned_of_at_start(guide_kind):
+    from dataclasses import replace
+
+    assert kinds.check_queues() == []
+    kinds.register(replace(guide_kind, queue="heavy"))
+    (warning,) = kinds.check_queues()
+    assert warning.id == "offload.W001" and "'heavy'" in warning.msg and "-Q heavy" in warning.hint
