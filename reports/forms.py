@@ -218,9 +218,9 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in names]
 
 
-class ScheduleForm(SalesSummaryForm):
-    """A sales summary with its parameters, plus when to run it. Fields that do not apply to the
-    chosen frequency are hidden by CSS (:has) and ignored here."""
+class ScheduleTiming(forms.Form):
+    """When a schedule runs, and its name: joined to a kind's own form by `schedule_form_for`.
+    Fields that do not apply to the chosen frequency are hidden by CSS (:has) and ignored here."""
 
     name = forms.CharField(label="Name", max_length=100, help_text="Shown in your list of schedules.")
     frequency = forms.ChoiceField(
@@ -238,7 +238,6 @@ class ScheduleForm(SalesSummaryForm):
         help_text="minute hour day-of-month month day-of-week, e.g. “30 6 * * 1-5” for 06:30 on weekdays.",
     )  # fmt: skip
     time_zone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
-    field_order = ["name", "date_from", "date_to", "group_by", "metric", "frequency", "time_of_day", "weekday"]
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, user=user, **kwargs)
@@ -263,6 +262,13 @@ class ScheduleForm(SalesSummaryForm):
                 except ValueError as problem:
                     self.add_error("crontab_expression", str(problem))
         return cleaned
+
+    def job_inputs(self) -> dict:
+        """The kind's own parameters, without the schedule's name and timing."""
+        inputs = super().job_inputs()
+        inputs["params"] = {key: value for key, value in inputs["params"].items()
+                            if key not in ScheduleTiming.base_fields}  # fmt: skip
+        return inputs
 
     def timing(self) -> schedules.Timing:
         data = self.cleaned_data
@@ -328,3 +334,23 @@ class BulkActionForm(forms.Form):
         return bulk.JobFilter(kind=data["kind"], status=data["status"], owner=data["owner"],
                               created_from=data["created_from"], created_to=data["created_to"],
                               error_contains=data["error_contains"].strip())  # fmt: skip
+
+
+TIMING_FIELDS = ["frequency", "time_of_day", "weekday", "crontab_expression", "time_zone"]
+
+
+@cache
+def schedule_form_for(kind: kinds.JobKind) -> type[forms.Form]:
+    """A kind's own form (its parameters) with a schedule's name and timing: the name first, then
+    the kind's fields, then when, then "email me"."""
+    own = [name for name in kind.form.base_fields if name != "notify_by_email"]
+    return type(
+        f"{kind.form.__name__}Schedule",
+        (ScheduleTiming, kind.form),
+        {"field_order": ["name", *own, *TIMING_FIELDS], "__module__": __name__},
+    )
+
+
+def schedulable_kinds() -> list[kinds.JobKind]:
+    """Kinds a schedule can run: those whose form takes no upload (a schedule has no file to give)."""
+    return [kind for kind in kinds.all_kinds() if not kind.takes_upload]

@@ -13,7 +13,7 @@ workers alone.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.utils.module_loading import import_string
@@ -63,7 +63,6 @@ class JobKind:
     reset_inputs: "Callable[[Job], None] | None" = None  # an operator's retry: inputs as new
     live_partial: str = ""  # shown under the bar while it runs
     etag_state: "Callable[[Job], Any] | None" = None  # what else the live fragment shows
-    extra: dict = field(default_factory=dict)  # for the kind's own templates
 
     def __post_init__(self):
         if not self.slug:

@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import schedules
+from . import kinds, schedules
 from .access import login_required
-from .forms import ScheduleForm
-from .models import Job, ReportSchedule
+from .forms import schedulable_kinds, schedule_form_for
+from .models import ReportSchedule
 from .views import HtmxHttpRequest, see_other
 
 
@@ -41,21 +41,38 @@ def schedule_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def schedule_form(request: HtmxHttpRequest, schedule_id=None) -> HttpResponse:
     schedule = get_schedule_for(request.user, schedule_id) if schedule_id else None
+    kind = schedule_kind(schedule, request.POST.get("kind") or request.GET.get("kind"))
+    form_class = schedule_form_for(kind)
+    context = {"schedule": schedule, "kind": kind, "kinds": schedulable_kinds()}
     if request.method == "GET":
-        initial = ScheduleForm.initial_for(schedule) if schedule else {"time_zone": usual_time_zone(request.user)}
-        form = ScheduleForm(initial=initial, user=request.user)
-        return render(request, "reports/schedule_form.html", {"form": form, "schedule": schedule})
+        initial = form_class.initial_for(schedule) if schedule else {"time_zone": usual_time_zone(request.user)}
+        form = form_class(initial=initial, user=request.user)
+        return render(request, "reports/schedule_form.html", {**context, "form": form})
 
-    form = ScheduleForm(request.POST, user=request.user)
+    form = form_class(request.POST, user=request.user)
     if not form.is_valid():
-        return render(request, "reports/schedule_form.html", {"form": form, "schedule": schedule}, status=400)
+        return render(request, "reports/schedule_form.html", {**context, "form": form}, status=400)
     saved = schedules.save_schedule(
-        request.user, form.cleaned_data["name"], Job.Kind.SALES_SUMMARY, form.job_inputs()["params"],
+        request.user, form.cleaned_data["name"], kind.name, form.job_inputs()["params"],
         form.timing(), form.cleaned_data["notify_by_email"], schedule=schedule,
     )  # fmt: skip
     when = schedules.next_run(saved)
     messages.success(request, f"“{saved.name}” is saved. Next run: {when:%a %-d %b %Y, %H:%M} ({saved.time_zone}).")
     return see_other(reverse("schedule_list"))
+
+
+def schedule_kind(schedule: ReportSchedule | None, slug: str | None) -> kinds.JobKind:
+    """A saved schedule's kind, or the one a new schedule is for (?kind=<slug>; the first by default)."""
+    if schedule is not None:
+        try:
+            return kinds.get(schedule.kind)
+        except kinds.UnknownKind:
+            raise Http404("This schedule's kind of job is no longer offered.") from None
+    offered = schedulable_kinds()
+    chosen = next((kind for kind in offered if kind.slug == slug), None) if slug else offered[0]
+    if chosen is None:
+        raise Http404("No such kind of job can be scheduled.")
+    return chosen
 
 
 def usual_time_zone(user) -> str:

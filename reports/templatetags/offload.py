@@ -6,7 +6,7 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaulttags import CsrfTokenNode
 
-from reports import bulk, kinds, notifications, polling, sales_query
+from reports import bulk, kinds, notifications, polling
 from reports.durations import whole_seconds
 from reports.fragments import streams_available
 
@@ -49,8 +49,10 @@ def summary_items(result: dict | None) -> list[tuple[str, str]]:
 
 
 @register.filter
-def sales_summary_line(params: dict) -> str:
-    return sales_query.subtitle(sales_query.SalesQuery.from_params(params))
+def schedule_summary(schedule) -> str:
+    """One line saying what each run of a schedule makes, from its parameters."""
+    kind = kinds.REGISTRY.get(schedule.kind)
+    return kind.describe(schedule.params) if kind else ""
 
 
 @register.filter

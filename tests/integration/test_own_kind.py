@@ -1,6 +1,7 @@
 """A job kind declared here, in the test, and nowhere else: through real HTTP (a live server)
 and a real Celery worker it gets the live bar, cancel, Run again, the notice, the active-job cap,
-its rows on My jobs and its place on the Operations pages, with no other file touched.
+a schedule, its rows on My jobs and its place on the Operations pages, with no other file
+touched.
 
 The worker runs this module as its Celery app (`celery -A tests.integration.test_own_kind`),
 which declares the same kind in each pool process; its jobs wait in a queue of their own, so
@@ -21,7 +22,8 @@ django.setup()  # a worker imports this module as its app before it sets Django 
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from reports import kinds  # noqa: E402
-from reports.models import AuditEntry, Job  # noqa: E402
+from reports.models import AuditEntry, Job, ReportSchedule  # noqa: E402
+from reports.tasks import run_scheduled_report  # noqa: E402
 from tests.conftest import start_worker, stop_process  # noqa: E402
 from tests.support import csrf_headers, signed_in_client, wait_for  # noqa: E402
 
@@ -120,6 +122,22 @@ def test_a_kind_declared_in_a_test_gets_every_feature_through_http_and_a_real_wo
     ada.post(f"/jobs/{long.pk}/cancel/", headers=csrf_headers(ada))
     assert Job.objects.get(pk=long.pk).status == Job.Status.CANCELLED
 
+    # A schedule of it, run as beat runs one (the task beat sends, here sent at once to the worker).
+    form = ada.get("/schedules/new/?kind=countdown").text
+    assert "New schedule: Countdown" in form and 'name="seconds"' in form
+    saved = ada.post("/schedules/new/", headers=csrf_headers(ada), data={
+        "kind": "countdown", "name": "Every morning", "seconds": 0.5, "frequency": "daily", "time_of_day": "07:00",
+        "weekday": 1, "time_zone": "Europe/Paris",
+    })  # fmt: skip
+    assert saved.status_code == 303, saved.text[:500]
+    schedule = ReportSchedule.objects.get(name="Every morning")
+    assert (schedule.kind, schedule.params) == ("countdown", {"seconds": 0.5})
+    assert "Countdown: 0.5 s" in ada.get("/schedules/").text
+    run_scheduled_report.delay(str(schedule.pk))
+    wait_for(
+        lambda: Job.objects.filter(schedule=schedule, status=Job.Status.SUCCEEDED).exists(), 60, "the scheduled run"
+    )
+
     # The active-job cap.
     settings.OFFLOAD_MAX_ACTIVE_JOBS = 1
     held = start(ada, 60)
@@ -129,15 +147,15 @@ def test_a_kind_declared_in_a_test_gets_every_feature_through_http_and_a_real_wo
 
     # My jobs, its filter, and the Operations pages.
     mine = ada.get("/jobs/?kind=countdown").text
-    assert mine.count("Countdown</a>") == 4 and "60 s" in mine
+    assert mine.count("Countdown</a>") == 5 and "60 s" in mine
     get_user_model().objects.create_superuser("olga", password=PASSWORD)
     olga = signed_in_client(live_server.url, "olga", PASSWORD)
     found = olga.get("/operations/search/?q=ada").text
-    assert found.count("Countdown") == 4
+    assert found.count("Countdown") == 5
     performance = olga.get("/operations/performance/?window=hour").text
     assert "Countdown" in performance and QUEUE in performance
     bulked = olga.post("/operations/bulk/start/", data={"action": "delete", "kind": "countdown", "step": "confirm"},
               headers=csrf_headers(olga))  # fmt: skip
     assert "4 jobs" in bulked.text or "Waiting for a worker" in bulked.text, bulked.text[:300]
     wait_for(lambda: not Job.objects.filter(kind="countdown").exists(), 30, "the bulk delete")
-    assert AuditEntry.objects.get(action="Delete finished jobs").jobs == 4
+    assert AuditEntry.objects.get(action="Delete finished jobs").jobs == 5

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from reports import kinds
-from reports.models import Job
+from reports.models import Job, ReportSchedule
 from reports.tasks import run_report
 from tests.support import HTMX
 
@@ -80,3 +80,15 @@ def test_a_kind_on_a_queue_no_plain_worker_consumes_is_warned_of_at_start(guide_
     kinds.register(replace(guide_kind, queue="heavy"))
     (warning,) = kinds.check_queues()
     assert warning.id == "offload.W001" and "'heavy'" in warning.msg and "-Q heavy" in warning.hint
+
+
+def test_the_guides_kind_can_be_scheduled_with_its_own_fields(owner_client, guide_kind):
+    form = owner_client.get(reverse("schedule_new") + "?kind=primes").content.decode()
+    assert "New schedule: Prime numbers" in form and 'name="limit"' in form and 'name="date_from"' not in form
+    owner_client.post(reverse("schedule_new"), {"kind": "primes", "name": "Nightly primes", "limit": "1000",
+                                                "frequency": "daily", "time_of_day": "02:00", "time_zone": "UTC"})  # fmt: skip
+    schedule = ReportSchedule.objects.get()
+    assert (schedule.kind, schedule.params) == ("primes", {"limit": 1000})
+    assert "Prime numbers: up to 1,000" in owner_client.get(reverse("schedule_list")).content.decode()
+    edit = owner_client.get(reverse("schedule_edit", args=[schedule.pk])).content.decode()
+    assert 'value="1000"' in edit
