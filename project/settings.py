@@ -148,6 +148,15 @@ USE_TZ = True
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)  # django-environ's documented way to set EMAIL_BACKEND, EMAIL_HOST, ...
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Offload <offload@localhost>")
+# The mailing kind (reports/job_kinds/mailing.py): messages a second (0: as fast as the server
+# takes them), the most recipients in one mailing, and the footer under every message.
+OFFLOAD_MAILING_RATE = env.float("OFFLOAD_MAILING_RATE", default=10)
+OFFLOAD_MAILING_MAX_RECIPIENTS = env.int("OFFLOAD_MAILING_MAX_RECIPIENTS", default=10_000)
+OFFLOAD_MAILING_FOOTER = env.str(
+    "OFFLOAD_MAILING_FOOTER",
+    default="You are receiving this because your address is on a list given to the sender. "
+    "To receive no more, reply with the word unsubscribe.",
+)
 # Links in emails point here (there is no request to take the host from in a worker).
 OFFLOAD_SITE_URL = env.str("OFFLOAD_SITE_URL", default="http://127.0.0.1:8000")
 

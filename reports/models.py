@@ -436,3 +436,28 @@ class BulkAction(models.Model):
         if not self.is_active:
             return 100
         return min(99, 100 * self.handled // max(self.matched, 1))
+
+
+class LedgerEntry(models.Model):
+    """One item of a job's work and how it went, written as the work goes (reports/ledger.py), so
+    an attempt that takes over after a worker died carries on where the dead one stopped."""
+
+    class State(models.TextChoices):
+        BEGUN = "begun", "Begun"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        IN_DOUBT = "in_doubt", "In doubt"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="ledger")
+    key = models.CharField(max_length=255)
+    position = models.PositiveIntegerField(default=0)  # where the item is in the job's input (a row)
+    state = models.CharField(max_length=16, choices=State.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["job", "key"], name="one_ledger_entry_per_item")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.state}"

@@ -52,6 +52,13 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             return reswap(retarget(response, "#report-form"), "outerHTML")
         return render(request, "reports/report_form.html", context, status=400)
 
+    if request.POST.get("preview") and hasattr(form, "preview"):
+        # Nothing is made: what the job would do, where its result would appear.
+        context = {"report": report, "form": form, "preview": form.preview()}
+        if request.htmx:
+            return render(request, form.preview_template, context)
+        return render(request, "reports/report_form.html", context)
+
     try:
         job = jobs.create_job(request.user, report.name, **form.job_fields())
     except jobs.TooManyActiveJobs as refusal:
