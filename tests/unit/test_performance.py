@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import performance
+from reports import kinds, performance
 from reports.durations import Duration
 from reports.models import Job, JobHour, QueueSample
 from reports.sparklines import sparkline
@@ -145,13 +145,13 @@ def test_the_roll_up_writes_each_closed_hour_once_quiet_hours_too(user, now):
     finished_job(user, now, ago=timedelta(hours=2))
     written = performance.roll_up_hours(now=now)
     hours = JobHour.objects.all()
-    assert written == hours.count() == 7 * 24 * len(Job.Kind.values)  # the longest window, every kind
+    assert written == hours.count() == 7 * 24 * len(kinds.names())  # the longest window, every kind
     assert hours.filter(finished=1).count() == 1 and hours.filter(finished=0).count() == written - 1
     assert performance.roll_up_hours(now=now) == 0  # nothing new has closed
     # Two minutes after the hour closes, it is rolled up too.
     next_hour = now.replace(minute=0, second=0) + timedelta(hours=1)
     assert performance.roll_up_hours(now=next_hour + timedelta(minutes=1)) == 0
-    assert performance.roll_up_hours(now=next_hour + timedelta(minutes=2)) == len(Job.Kind.values)
+    assert performance.roll_up_hours(now=next_hour + timedelta(minutes=2)) == len(kinds.names())
 
 
 def test_a_kind_with_no_jobs_shows_zero_and_no_percentiles(now):
@@ -275,11 +275,11 @@ def test_the_queries_do_not_grow_with_the_number_of_jobs(
             assert staff_client.get(reverse("operations_performance"), {"window": window}, **HTMX).status_code == 200
         return len(queries)
 
-    kinds = Job.Kind.values
-    make = [finished_job(user, now, kinds[n % 3], run=n, ago=timedelta(minutes=n % 50)) for n in range(10)]
+    names = Job.Kind.values
+    make = [finished_job(user, now, names[n % 3], run=n, ago=timedelta(minutes=n % 50)) for n in range(10)]
     with_ten = render_queries()
     Job.objects.bulk_create(
-        Job(owner=user, kind=kinds[n % 3], status=SUCCEEDED, created_at=now - timedelta(minutes=n % 50, seconds=9),
+        Job(owner=user, kind=names[n % 3], status=SUCCEEDED, created_at=now - timedelta(minutes=n % 50, seconds=9),
             started_at=now - timedelta(minutes=n % 50, seconds=5), finished_at=now - timedelta(minutes=n % 50))
         for n in range(190)
     )  # fmt: skip
