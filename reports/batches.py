@@ -17,7 +17,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from . import events, jobs, leases
+from . import dispatch, events, jobs, leases
 from .files import copy_to, open_chunks
 from .imaging import EncodedImage, ProcessedImage
 from .models import ImageItem, Job
@@ -25,6 +25,9 @@ from .models import ImageItem, Job
 logger = logging.getLogger(__name__)
 
 ZIP_NAME = "images.zip"
+# The batch's tasks (reports/tasks.py), sent by name: that module imports this one.
+PROCESS_IMAGE = "reports.tasks.process_image"
+FINISH_IMAGE_BATCH = "reports.tasks.finish_image_batch"
 
 
 def add_items(job: Job, uploads) -> None:
@@ -119,8 +122,6 @@ def rescue_images() -> int:
     """Images whose worker died mid-image (their lease lapsed) go back to the queue: their own
     task again, under its id and chord, so the batch finishes within a minute, not after the
     broker's visibility timeout. Returns how many. One query when no image is in progress."""
-    from .tasks import finish_image_batch, process_image  # tasks imports this module
-
     quiet = ImageItem.objects.filter(
         status=ImageItem.Status.PENDING,
         started_at__lt=timezone.now() - jobs.lease_duration(),
@@ -146,11 +147,12 @@ def rescue_images() -> int:
             continue
         job_id, attempt = item["job_id"], item["job__attempt"]
         try:
-            process_image.apply_async(
-                args=[item["pk"]],
+            dispatch.send(
+                PROCESS_IMAGE,
+                [item["pk"]],
                 task_id=ids[item["pk"]],
                 group_id=chord_id(job_id, attempt),
-                chord=finish_image_batch.si(str(job_id)),
+                chord=dispatch.signature(FINISH_IMAGE_BATCH, [str(job_id)]),
             )
         except Exception:  # the broker is away: unclaim it, so the next check tries again
             ImageItem.objects.filter(pk=item["pk"], started_at=None).update(started_at=item["started_at"])

@@ -17,7 +17,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from . import audit, jobs, kinds
+from . import audit, dispatch, jobs, kinds
 from .models import AuditEntry, BulkAction, Job
 
 logger = logging.getLogger(__name__)
@@ -134,11 +134,10 @@ NOT_QUEUED = "The task queue could not be reached, so nothing was done. Try agai
 
 
 def publish(bulk: BulkAction) -> None:
-    from .tasks import run_bulk_action  # tasks imports this module
-
     try:
-        run_bulk_action.apply_async(
-            args=[str(bulk.pk)],
+        dispatch.send(
+            dispatch.RUN_BULK_ACTION,
+            [str(bulk.pk)],
             task_id=bulk.task_id,
             retry=True,
             retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import events, kinds, leases
+from . import dispatch, events, kinds, leases
 from .files import copy_to, delete_folder, local_path
 from .models import Job, JobArtifact, new_task_id
 
@@ -80,8 +80,9 @@ def create_job(owner, kind: str, params: dict, input_file=None, add_inputs=None,
 def enqueue(job: Job) -> bool:
     kind = kinds.get(job.kind)
     try:
-        kind.start_task().apply_async(
-            args=[str(job.pk)],
+        dispatch.send(
+            kind.task,
+            [str(job.pk)],
             task_id=job.task_id,
             queue=kind.queue,
             retry=True,

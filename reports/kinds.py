@@ -74,9 +74,6 @@ class JobKind:
         """The function a worker runs, imported on first use (in a worker, not the web process)."""
         return import_string(self.run) if isinstance(self.run, str) else self.run
 
-    def start_task(self):
-        return import_string(self.task)
-
 
 REGISTRY: dict[str, JobKind] = {}
 

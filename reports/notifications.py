@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from . import dispatch
 from .models import Job
 
 logger = logging.getLogger(__name__)
@@ -22,12 +23,10 @@ NOTICE_FIELDS = ("id", "owner_id", "kind", "status", "finished_at")
 
 def email_when_asked(job_id) -> None:
     """Queue the email for a job whose owner asked for one. Runs after the commit that ended it."""
-    from .tasks import email_job_ended
-
     if not Job.objects.filter(pk=job_id, notify_by_email=True).exclude(owner__email="").exists():
         return
     try:
-        email_job_ended.delay(str(job_id))
+        dispatch.send(dispatch.EMAIL_JOB_ENDED, [str(job_id)])
     except Exception:  # the broker is down: the job page still says how it ended
         logger.warning("Could not queue the email for job %s", job_id, exc_info=True)
 

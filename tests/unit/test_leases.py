@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from reports import batches, jobs, leases, tasks
+from reports import batches, dispatch, jobs, leases, tasks
 from reports.models import ImageItem, Job
 from tests.support import wait_for
 
@@ -138,10 +138,18 @@ def image_in_progress(user, begun_ago: float) -> ImageItem:
     )  # fmt: skip
 
 
+def capture(sent: list):
+    def send(name, args, **options):
+        assert name == batches.PROCESS_IMAGE
+        sent.append({"args": args, **options})
+
+    return send
+
+
 @pytest.fixture
 def published(monkeypatch):
     sent = []
-    monkeypatch.setattr(tasks.process_image, "apply_async", lambda **options: sent.append(options))
+    monkeypatch.setattr(dispatch, "send", capture(sent))
     return sent
 
 
@@ -153,7 +161,7 @@ def test_an_image_whose_worker_died_is_queued_again_once_under_its_own_task_and_
         "args": [item.pk],
         "task_id": batches.image_task_id(job.pk, job.attempt, item.pk),
         "group_id": batches.chord_id(job.pk, job.attempt),
-        "chord": tasks.finish_image_batch.si(str(job.pk)),
+        "chord": tasks.finish_image_batch.si(str(job.pk)),  # the same signature as the task's own
     }]  # fmt: skip
     # While it waits in the queue, later checks leave it alone.
     assert batches.rescue_images() == 0 and len(published) == 1
@@ -185,13 +193,13 @@ def test_an_image_whose_task_already_ended_is_not_sent_again(user, published):
 def test_an_image_the_broker_would_not_take_is_tried_again_at_the_next_check(user, monkeypatch):
     item = image_in_progress(user, begun_ago=5)
 
-    def broker_away(**options):
+    def broker_away(name, args, **options):
         raise ConnectionError("Redis away")
 
-    monkeypatch.setattr(tasks.process_image, "apply_async", broker_away)
+    monkeypatch.setattr(dispatch, "send", broker_away)
     assert batches.rescue_images() == 0
     sent = []
-    monkeypatch.setattr(tasks.process_image, "apply_async", lambda **options: sent.append(options))
+    monkeypatch.setattr(dispatch, "send", capture(sent))
     assert batches.rescue_images() == 1 and sent[0]["args"] == [item.pk]
 
 

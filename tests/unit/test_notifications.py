@@ -30,11 +30,11 @@ def test_a_finished_job_emails_its_owner_when_asked(user, settings, monkeypatch,
     user.email = "ada@example.com"
     user.save()
     queued = []
-    monkeypatch.setattr("reports.tasks.email_job_ended.delay", queued.append)
+    monkeypatch.setattr("reports.dispatch.send", lambda name, args: queued.append((name, *args)))
     job = make_job(user, notify_by_email=True)
     with django_capture_on_commit_callbacks(execute=True):
         finish(job)
-    assert queued == [str(job.pk)]
+    assert queued == [("reports.tasks.email_job_ended", str(job.pk))]
     assert send_job_email(job.pk)
     [message] = mail.outbox
     assert message.to == ["ada@example.com"] and "sales summary finished" in message.subject
@@ -56,7 +56,7 @@ def test_no_email_unless_asked(user, monkeypatch, django_capture_on_commit_callb
     user.email = "ada@example.com"
     user.save()
     queued = []
-    monkeypatch.setattr("reports.tasks.email_job_ended.delay", queued.append)
+    monkeypatch.setattr("reports.dispatch.send", lambda name, args: queued.append((name, *args)))
     with django_capture_on_commit_callbacks(execute=True):
         finish(make_job(user, notify_by_email=False))
     assert queued == []
