@@ -84,7 +84,12 @@ def notices(context, oob: bool = False) -> dict:
 
 @register.simple_tag(takes_context=True)
 def form_token(context) -> str:
-    """A form's CSRF input, except in an htmx answer (a poll): htmx posts its forms with the page's
-    token as a header (base.html), and a token rendered on every poll would renew the CSRF cookie
-    on every poll. A page loaded without htmx has them, so its forms work without JavaScript."""
-    return "" if getattr(context.get("request"), "htmx", False) else CsrfTokenNode().render(context)
+    """A form's CSRF input on a whole page, so its forms work without JavaScript; never in a
+    fragment, polled (an htmx answer) or pushed (a stream's): there htmx posts the form with the
+    page's token as a header (base.html). One mechanism for both: a token rendered into every
+    poll would renew the CSRF cookie on every poll, and its fresh mask would make every push of
+    an unchanged fragment look like a change."""
+    request = context.get("request")
+    if context.get("pushed") or getattr(request, "htmx", False):
+        return ""
+    return CsrfTokenNode().render(context)
