@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 
-from . import jobs, kinds, notifications, polling
+from . import jobs, kinds, polling
 from .models import Job
 
 
@@ -17,8 +17,10 @@ def streams_available(request) -> bool:
 
 def job_context(job: Job, jobs_ahead: int | None = None, *, pushed: bool = False, streams: bool = False) -> dict:
     """`pushed`: rendered for a stream, so it does not poll (it polls again if the stream fails).
-    `streams`: the page may open a stream for this job (see the job-live partial)."""
-    notifications.seen(job)  # its owner is looking at how it ended: no notice for it elsewhere
+    `streams`: the page may open a stream for this job (see the job-live partial).
+
+    It reads and writes nothing of the notices: the view or stream that shows a job's end to its
+    owner marks it seen (notifications.seen), so no notice repeats it elsewhere."""
     if jobs_ahead is None:
         jobs_ahead = jobs.jobs_ahead(job)
     return {

@@ -118,6 +118,7 @@ def render_job(request, user, job_id) -> Render:
         job = Job.objects.for_user(user).filter(pk=job_id).first()
         if job is None:
             return Render(render_to_string("reports/job_detail.html#job-gone", {"job_id": job_id}), final=True)
+        notifications.seen(job)  # pushed to where its owner is looking: once it has ended, no notice elsewhere
         html = render_to_string("reports/job_detail.html#job-status", job_context(job, pushed=True), request)
         return Render(html, final=not job.is_active)
     finally:

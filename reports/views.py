@@ -101,6 +101,7 @@ def see_other(url: str) -> HttpResponse:
 @login_required
 def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = get_job_for(request.user, job_id)
+    notifications.seen(job)  # its owner is looking at how it ended: no notice for it elsewhere
     return render(request, "reports/job_detail.html", job_context(job, streams=streams_available(request)))
 
 
@@ -118,6 +119,7 @@ def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
         return redirect(job)
     jobs_ahead = jobs.jobs_ahead(job)
     if not job.is_active:
+        notifications.seen(job)  # this poll shows its end where its owner is looking
         return render(request, "reports/job_detail.html#job-status", job_context(job, jobs_ahead))
     waiting = notifications.pending(request.user, exclude=job.pk)
     etag = polling.fragment_etag(job, jobs_ahead, waiting)
@@ -245,4 +247,5 @@ def after_action(request: HtmxHttpRequest, job: Job) -> HttpResponse:
         return see_other(job.get_absolute_url())
     if request.htmx.target and request.htmx.target.startswith("job-row-"):
         return render(request, "reports/job_list.html#job-row", {"job": job})
+    notifications.seen(job)  # they acted on it themselves
     return render(request, "reports/job_detail.html#job-status", job_context(job))
