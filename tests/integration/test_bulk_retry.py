@@ -5,36 +5,15 @@ import re
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from project.embedded_redis import EmbeddedRedis
 from reports.models import AuditEntry, BulkAction, Job
-from tests.conftest import start_asgi_server, stop_process
 from tests.integration.test_faults import SALES_PARAMS
-from tests.support import csrf_headers, signed_in_client, wait_for
+from tests.support import csrf_headers, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery"
 JOBS = 1_000
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = EmbeddedRedis(tmp_path / "redis", persist=False).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def operator(own_redis, tmp_path):
-    user = get_user_model().objects.create_user("olga", password=PASSWORD)
-    user.groups.add(Group.objects.get(name="Operators"))
-    server = start_asgi_server(own_redis.url, tmp_path / "uvicorn.log")
-    yield signed_in_client(server.url, "olga", PASSWORD)
-    stop_process(server)
 
 
 def failed_jobs(owner, count: int, error: str) -> list[Job]:

@@ -15,7 +15,7 @@ import redis
 from celery import Celery
 from django.core.files.base import ContentFile
 
-from project.embedded_redis import EmbeddedRedis, free_port
+from project.embedded_redis import free_port
 from reports import leases
 from reports.ledger import State
 from reports.models import Job, LedgerEntry
@@ -64,12 +64,10 @@ def smtp(tmp_path):
     server.stop()
 
 
-@pytest.fixture
-def own_redis(tmp_path, monkeypatch):
-    server = EmbeddedRedis(tmp_path / "redis", persist=False).start()
-    monkeypatch.setattr(leases, "_client", redis.Redis.from_url(server.url))  # leases as the workers keep them
-    yield server
-    server.stop()
+@pytest.fixture(autouse=True)
+def leases_on_own_redis(own_redis, monkeypatch):
+    """This process reads the leases where the test's workers keep them."""
+    monkeypatch.setattr(leases, "_client", redis.Redis.from_url(own_redis.url))
 
 
 def recipients(count: int) -> bytes:
