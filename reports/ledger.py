@@ -10,8 +10,10 @@ the database allows (a mail server that accepted a message just before the worke
 asked whether it did): each item at most once, and the few that may have been missed, named.
 """
 
+from django.db import transaction
 from django.utils import timezone
 
+from . import jobs
 from .models import LedgerEntry
 
 State = LedgerEntry.State
@@ -23,8 +25,11 @@ IN_DOUBT = (
 
 
 class Ledger:
-    def __init__(self, job_id):
-        self.job_id = job_id
+    """`attempt`: the attempt writing (JobFiles.attempt). An attempt that was superseded (frozen,
+    then replaced) stops at its next `begin` with JobNotRunning instead of doing an item again."""
+
+    def __init__(self, job_id, attempt: int | None = None):
+        self.job_id, self.attempt = job_id, attempt
 
     def take_over(self) -> dict[str, str]:
         """Every item recorded so far, by key, with its state: what a starting attempt skips.
@@ -33,20 +38,30 @@ class Ledger:
         rows.filter(state=State.BEGUN).update(state=State.IN_DOUBT, detail=IN_DOUBT, updated_at=timezone.now())
         return dict(rows.values_list("key", "state"))
 
-    def begin(self, key: str, position: int = 0) -> None:
-        LedgerEntry.objects.update_or_create(
-            job_id=self.job_id, key=key,
-            defaults={"state": State.BEGUN, "position": position, "detail": "", "updated_at": timezone.now()},
-        )  # fmt: skip
+    def begin(self, key: str, position: int = 0) -> bool:
+        """Record the item as begun, committed, before its side effect: True if this attempt may
+        go ahead; False if the item is recorded already (by an attempt that took over meanwhile)."""
+        with transaction.atomic():
+            if not jobs.running(self.job_id, self.attempt).exists():
+                raise jobs.JobNotRunning(self.job_id)
+            _, created = LedgerEntry.objects.get_or_create(
+                job_id=self.job_id, key=key,
+                defaults={"state": State.BEGUN, "position": position, "updated_at": timezone.now()},
+            )  # fmt: skip
+        return created
 
     def done(self, key: str) -> None:
         self._end(key, State.DONE, "")
 
     def failed(self, key: str, detail: str, position: int = 0) -> None:
-        LedgerEntry.objects.update_or_create(
-            job_id=self.job_id, key=key,
-            defaults={"state": State.FAILED, "position": position, "detail": detail[:500], "updated_at": timezone.now()},
-        )  # fmt: skip
+        """An item that could not be done (never one already done: that outcome stands)."""
+        fields = {"state": State.FAILED, "detail": detail[:500], "updated_at": timezone.now()}
+        if not LedgerEntry.objects.filter(job_id=self.job_id, key=key, state=State.BEGUN).update(**fields):
+            LedgerEntry.objects.get_or_create(job_id=self.job_id, key=key, defaults={**fields, "position": position})
+
+    def in_doubt(self, key: str, detail: str) -> None:
+        """Its side effect may or may not have happened (the answer was lost): not done again."""
+        self._end(key, State.IN_DOUBT, detail)
 
     def forget(self, key: str) -> None:
         """The side effect surely did not happen (it raised before it could): the item is to be done again."""

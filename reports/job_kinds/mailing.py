@@ -124,7 +124,7 @@ def send(params: dict, progress, files) -> dict:
             body = mailing.compile_template(params["body"], "message", people.columns)
         except mailing.MailingProblem as problem:
             raise InputProblem(str(problem)) from None
-    ledger = Ledger(files.job_id)
+    ledger = Ledger(files.job_id, files.attempt)
     recorded = ledger.take_over()  # a dead attempt's recipients are skipped; its last one is in doubt
     total = len(people.people)
     interval = 1 / settings.OFFLOAD_MAILING_RATE if settings.OFFLOAD_MAILING_RATE else 0
@@ -146,33 +146,61 @@ def send(params: dict, progress, files) -> dict:
                     mailing.with_footer(mailing.render(body, person), settings.OFFLOAD_MAILING_FOOTER),
                     to=[person.email.strip()],
                 )
-            except Exception as error:  # a filter that cannot take this row's value
+                message.message()  # built now: a value that breaks a header (a line break) fails its row only
+            except Exception as error:  # a filter that cannot take this row's value, a bad header
                 ledger.failed(person.key, f"The message could not be written for this row: {error}", person.row)
                 continue
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at = time.monotonic() + interval
-            ledger.begin(person.key, person.row)  # committed before the message goes
+            ready(connection)  # a dropped connection found before the message is begun: nothing in doubt
+            if not ledger.begin(person.key, person.row):  # committed before the message goes
+                continue  # recorded meanwhile by an attempt that took over
             try:
                 connection.send_messages([message])
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as refusal:
                 ledger.failed(person.key, f"The mail server refused it: {refusal}", person.row)
                 continue
-            except smtplib.SMTPResponseException as refusal:
+            except smtplib.SMTPResponseException as refusal:  # the server answered, and did not take it
                 if refusal.smtp_code >= 500:  # permanent for this message; the rest go on
                     ledger.failed(person.key, f"The mail server refused it: {refusal.smtp_code} "
                                   f"{refusal.smtp_error.decode(errors='replace')}", person.row)  # fmt: skip
                     continue
-                ledger.forget(person.key)  # no 250 came: it was not accepted, so it goes again on the retry
+                ledger.forget(person.key)  # deferred (4xx): not accepted, so it goes again on the retry
                 raise ConnectionError(f"The mail server deferred the message: {refusal}") from refusal
             except (smtplib.SMTPException, OSError) as error:
-                ledger.forget(person.key)
-                raise ConnectionError(f"The mail server could not be reached: {error}") from error
+                # No answer came (the connection dropped or timed out mid-message): the server may
+                # have taken it. Not sent again; the rest go on after a retry.
+                ledger.in_doubt(person.key, LOST_ANSWER)
+                raise ConnectionError(f"The mail server stopped answering: {error}") from error
             ledger.done(person.key)
             sent += 1
             progress(100 * handled / total, f"{sent:,} of {total:,} sent")
     finally:
         connection.close()
     return finish(params, people, ledger, files)
+
+
+LOST_ANSWER = (
+    "The connection to the mail server broke while this message was being handed over, so whether "
+    "it was accepted is unknown; it was not sent again, so it is never sent twice."
+)
+
+
+def ready(connection) -> None:
+    """An open connection that answers, before a message is begun: a failure here is before
+    anything was sent, so the job is simply retried (ConnectionError is a temporary problem)."""
+    try:
+        smtp = getattr(connection, "connection", None)  # Django's SMTP backend; others have none
+        if smtp is not None:
+            try:
+                if smtp.noop()[0] == 250:
+                    return
+            except (smtplib.SMTPException, OSError):
+                pass
+            connection.close()
+        connection.open()
+    except (smtplib.SMTPException, OSError) as error:
+        raise ConnectionError(f"The mail server could not be reached: {error}") from error
 
 
 def finish(params: dict, people: mailing.Recipients, ledger: Ledger, files) -> dict:

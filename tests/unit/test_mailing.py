@@ -190,3 +190,51 @@ def test_a_message_the_server_refuses_for_good_is_listed_and_the_rest_go(user, m
     result = run(mailing_job(user, people(3)))
     assert (result["sent"], result["failed"]) == (2, 1)
     assert "The mail server refused it" in result["failures"][0]["reason"]
+
+
+def test_a_row_whose_value_breaks_a_header_fails_alone(user):
+    content = b'email,first_name\na@example.com,Ada\nb@example.com,"Bo\nBcc: everyone@example.com"\nc@example.com,Cy\n'
+    result = run(mailing_job(user, content))
+    assert sorted(message.to[0] for message in mail.outbox) == ["a@example.com", "c@example.com"]
+    assert (result["sent"], result["failed"], result["in_doubt"]) == (2, 1, 0)
+    assert "could not be written for this row" in result["failures"][0]["reason"]
+
+
+def test_an_attempt_that_was_superseded_stops_before_it_sends_again(user):
+    job = mailing_job(user, people(2))
+    Job.objects.filter(pk=job.pk).update(attempt=2)  # the rescue check handed the job to attempt 2
+    superseded = Ledger(job.pk, attempt=1)
+    with pytest.raises(jobs.JobNotRunning):
+        superseded.begin("person0@example.com", 2)
+    current = Ledger(job.pk, attempt=2)
+    assert current.begin("person0@example.com", 2) is True
+    current.done("person0@example.com")
+    assert current.begin("person0@example.com", 2) is False  # recorded: never begun twice
+    current.failed("person0@example.com", "late news")  # a done item's outcome stands
+    assert LedgerEntry.objects.get(job=job).state == State.DONE
+
+
+def test_a_connection_lost_mid_message_leaves_that_one_in_doubt_and_the_retry_sends_the_rest_once(user, monkeypatch):
+    import smtplib
+
+    from django.core.mail.backends.locmem import EmailBackend
+
+    real_send = EmailBackend.send_messages
+    dropped = []
+
+    def drop_once(self, messages):
+        if messages[0].to == ["person1@example.com"] and not dropped:
+            dropped.append(True)
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", drop_once)
+    job = mailing_job(user, people(4))
+    with pytest.raises(ConnectionError):  # a temporary problem: the task retries the job
+        run(job)
+    result = run(job)  # the retry
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "person0@example.com", "person2@example.com", "person3@example.com",
+    ]  # fmt: skip
+    assert (result["sent"], result["in_doubt"]) == (3, 1)
+    assert "whether it was accepted is unknown" in result["failures"][0]["reason"]
