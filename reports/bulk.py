@@ -195,11 +195,19 @@ def retry(job: Job) -> bool:
     return True
 
 
-ACT = {
-    BulkAction.Action.RETRY: retry,
-    BulkAction.Action.CANCEL: lambda job: jobs.cancel(job, revoke=False),
-    BulkAction.Action.DELETE: jobs.delete_job,
-}
+def cancel(job: Job) -> bool:
+    """Only while it is still queued: one that started since the chunk was read is left alone."""
+    return jobs.cancel(job, revoke=False, statuses=(Job.Status.QUEUED,))
+
+
+def delete(job: Job) -> bool:
+    """Only while it is still finished, read again under a lock: one retried since the chunk was
+    read is left alone."""
+    current = Job.objects.select_for_update().filter(pk=job.pk, status__in=Job.FINAL_STATUSES).first()
+    return current is not None and jobs.delete_job(current)
+
+
+ACT = {BulkAction.Action.RETRY: retry, BulkAction.Action.CANCEL: cancel, BulkAction.Action.DELETE: delete}
 
 
 def end(bulk_id, status: str, message: str = "") -> None:

@@ -353,14 +353,15 @@ class JobFiles:
             yield path
 
 
-def cancel(job: Job, revoke: bool = True) -> bool:
+def cancel(job: Job, revoke: bool = True, statuses=Job.ACTIVE_STATUSES) -> bool:
     """Cancel a queued or running job. A queued one never starts; a running one stops at its next
     progress write. Its partial outputs are removed now, and again by the task if it wrote more.
 
     `revoke=False`: the caller revokes many jobs' tasks in one broadcast (a bulk cancel).
+    `statuses`: only from these (a bulk cancel of queued jobs leaves one that has just started).
     """
     cancelled = bool(
-        Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE_STATUSES).update(
+        Job.objects.filter(pk=job.pk, status__in=statuses).update(
             status=Job.Status.CANCELLED, step="Cancelled", finished_at=timezone.now()
         )
     )

@@ -310,3 +310,24 @@ def test_an_operator_retries_one_failed_job_from_its_page_and_it_is_audited(oper
     assert "Retry this job" not in operator.get(reverse("operations_job", args=[failed.pk])).content.decode()
     operator.post(reverse("operations_job_retry", args=[failed.pk]))  # not failed any more: nothing, not audited
     assert AuditEntry.objects.count() == 1
+
+
+def test_a_job_that_moved_on_after_its_chunk_was_read_is_left_alone(user, monkeypatch):
+    real_act = bulk.act
+
+    def meanwhile(job: Job, status: str):
+        def act(action, chunk):  # between the chunk's read and the action, the job moves on
+            Job.objects.filter(pk=job.pk).update(status=status, finished_at=None)
+            return real_act(action, chunk)
+
+        return act
+
+    started = make(user)
+    monkeypatch.setattr(bulk, "act", meanwhile(started, Job.Status.RUNNING))
+    assert confirmed(user, BulkAction.Action.CANCEL).done == 0
+    assert Job.objects.get(pk=started.pk).status == Job.Status.RUNNING
+
+    retried = make(user, Job.Status.FAILED)
+    monkeypatch.setattr(bulk, "act", meanwhile(retried, Job.Status.QUEUED))
+    assert confirmed(user, BulkAction.Action.DELETE, JobFilter(status=Job.Status.FAILED)).done == 0
+    assert Job.objects.filter(pk=retried.pk).exists()
