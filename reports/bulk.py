@@ -189,7 +189,7 @@ def retry(job: Job) -> bool:
     """A failed job back to the queue, with its inputs as new (the kind's reset_inputs)."""
     if not jobs.retry(job):
         return False
-    reset_inputs = kinds.get(job.kind).reset_inputs
+    reset_inputs = kinds.shown(job.kind).reset_inputs
     if reset_inputs:
         reset_inputs(job)
     return True

@@ -1,7 +1,9 @@
 """Tasks sent by name. The engine (jobs, batches, bulk, notifications) sends its tasks through
 here and never imports reports.tasks, which stands above it and imports it. Celery routes a
-name as it routes a task object (CELERY_TASK_ROUTES) and takes the same options, so sending by
-name loses nothing, and the web process need not import the tasks' modules to send one."""
+name as it routes a task object (CELERY_TASK_ROUTES) and takes the same options; what a task
+object would add by itself (its own queue or priority) our tasks do not set, and the time limits
+set on a task apply in the worker either way. The web process need not import the tasks' modules
+to send one."""
 
 from celery import Signature
 

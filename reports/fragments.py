@@ -25,7 +25,7 @@ def job_context(job: Job, jobs_ahead: int | None = None, *, pushed: bool = False
         jobs_ahead = jobs.jobs_ahead(job)
     return {
         "job": job,
-        "report": kinds.get(job.kind),
+        "report": kinds.shown(job.kind),
         "jobs_ahead": jobs_ahead,
         "page_polls": job.is_active,
         "poll_seconds": polling.poll_seconds(job, jobs_ahead),

@@ -34,6 +34,9 @@ BROKER_DOWN_MESSAGE = (
 )
 
 
+UNKNOWN_KIND_MESSAGE = "This kind of job is no longer offered here, so it was not started."
+
+
 class JobNotRunning(Exception):
     """The job was cancelled, finished or deleted while work was under way: stop quietly."""
 
@@ -78,8 +81,8 @@ def create_job(owner, kind: str, params: dict, input_file=None, add_inputs=None,
 
 
 def enqueue(job: Job) -> bool:
-    kind = kinds.get(job.kind)
     try:
+        kind = kinds.get(job.kind)  # in the try: a kind no longer declared fails this job, not the caller's loop
         dispatch.send(
             kind.task,
             [str(job.pk)],
@@ -88,6 +91,11 @@ def enqueue(job: Job) -> bool:
             retry=True,
             retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
         )
+    except kinds.UnknownKind:
+        logger.error("Job %s is of kind %r, which is not declared here; failed", job.pk, job.kind)
+        fail(job.pk, UNKNOWN_KIND_MESSAGE)
+        job.status, job.error_message = Job.Status.FAILED, UNKNOWN_KIND_MESSAGE
+        return False
     except Exception:  # kombu's OperationalError, redis' ConnectionError, socket errors alike
         reference = new_reference()
         logger.exception("Could not enqueue job %s (reference %s)", job.pk, reference)
@@ -425,7 +433,7 @@ def delete_job(job: Job) -> bool:
 def run_again(job: Job) -> Job:
     """A new job with the same parameters and copies of the same inputs (the upload, and what
     the kind's copy_inputs copies)."""
-    copy_inputs = kinds.get(job.kind).copy_inputs
+    copy_inputs = kinds.shown(job.kind).copy_inputs
 
     def add_inputs(new: Job) -> None:
         if job.input_file:

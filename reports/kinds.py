@@ -104,6 +104,13 @@ def get(name: str) -> JobKind:
         raise UnknownKind(f"No job kind {name!r} is registered") from None
 
 
+def shown(name: str) -> JobKind:
+    """The kind to show a job of: its declaration, or for a kind no longer declared (a team
+    removed it) a stand-in with a readable name and the default result, so its old jobs still
+    open (they cannot run again)."""
+    return REGISTRY.get(name) or JobKind(name=name, title=label(name), description="", form=None, run=None, slug="-")
+
+
 def by_slug(slug: str) -> JobKind:
     for kind in REGISTRY.values():
         if kind.slug == slug:

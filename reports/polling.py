@@ -47,7 +47,7 @@ def fragment_etag(job: Job, jobs_ahead: int, waiting: list[str]) -> str:
         rough_duration(job.stalled_for), job.waiting_too_long, jobs_ahead,
         waiting,
     ]  # fmt: skip
-    etag_state = kinds.get(job.kind).etag_state
+    etag_state = kinds.shown(job.kind).etag_state
     if etag_state:
         state.append(etag_state(job))
     return '"' + hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest() + '"'

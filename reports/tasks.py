@@ -53,9 +53,10 @@ def run_report(self, job_id: str) -> str:
     if job is None:
         logger.info("Job %s no longer wants running; skipped", job_id)
         return "skipped"
-    run = kinds.get(job.kind).worker_function()
     attempt = job.attempt  # every write of this attempt is guarded by it
     try:
+        # Inside the try: a kind no longer declared, or a wrong dotted path, fails the job with a reference.
+        run = kinds.get(job.kind).worker_function()
         with leases.held(job.pk, attempt):
             result = run(job.params, jobs.ProgressRecorder(job.pk, attempt=attempt), jobs.JobFiles(job, attempt))
     except jobs.JobNotRunning:
@@ -82,6 +83,10 @@ def run_report(self, job_id: str) -> str:
         raise self.retry(exc=error, countdown=settings.OFFLOAD_RETRY_BACKOFF * 2**self.request.retries) from None
     except InputProblem as problem:
         jobs.fail(job.pk, str(problem), attempt=attempt)
+        return "failed"
+    except kinds.UnknownKind:
+        logger.error("Job %s is of kind %r, which is not declared here; failed", job_id, job.kind)
+        jobs.fail(job.pk, jobs.UNKNOWN_KIND_MESSAGE, attempt=attempt)
         return "failed"
     except SoftTimeLimitExceeded:
         jobs.fail(job.pk, f"The report took longer than its {limit_words(self.soft_time_limit)} limit and was "
@@ -238,6 +243,6 @@ def run_bulk_action(bulk_id: str) -> str:
         reference = jobs.new_reference()
         logger.exception("Bulk action %s failed (reference %s)", bulk_id, reference)
         bulk_actions.end(bulk_id, BulkAction.Status.FAILED, f"It stopped on an unexpected error (reference {reference}); "
-                         "what it did until then stays done, and running it again carries on with the rest.")  # fmt: skip
+                         "what it did until then stays done; the same bulk action again takes the rest.")  # fmt: skip
         return "failed"
     return "skipped" if bulk is None else "done"

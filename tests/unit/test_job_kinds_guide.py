@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from reports import kinds
+from reports import jobs, kinds
 from reports.models import Job, ReportSchedule
 from reports.tasks import run_report
 from tests.support import HTMX
@@ -92,3 +93,23 @@ def test_the_guides_kind_can_be_scheduled_with_its_own_fields(owner_client, guid
     assert "Prime numbers: up to 1,000" in owner_client.get(reverse("schedule_list")).content.decode()
     edit = owner_client.get(reverse("schedule_edit", args=[schedule.pk])).content.decode()
     assert 'value="1000"' in edit
+
+
+def test_jobs_of_a_kind_no_longer_declared_still_open_and_fail_with_a_sentence_if_run(
+    owner_client, user, guide_kind, django_capture_on_commit_callbacks
+):
+    job = Job.objects.create(owner=user, kind="primes", params={"limit": 10}, status=Job.Status.SUCCEEDED,
+                             result={"primes": 4}, finished_at=timezone.now())  # fmt: skip
+    kinds.unregister("primes")  # a team removed the kind; its old jobs stay
+    page = owner_client.get(job.get_absolute_url())
+    assert page.status_code == 200 and "<dt>Primes</dt><dd>4</dd>" in page.content.decode()
+    assert "Back to the" not in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("job_run_again", args=[job.pk]))
+    again = Job.objects.exclude(pk=job.pk).get()
+    assert again.status == Job.Status.FAILED and again.error_message == jobs.UNKNOWN_KIND_MESSAGE
+    assert run_report(str(again.pk)) == "skipped"  # a stray delivery changes nothing
+    queued = Job.objects.create(owner=user, kind="primes", params={"limit": 10})  # queued before the kind went
+    assert run_report(str(queued.pk)) == "failed"
+    assert Job.objects.get(pk=queued.pk).error_message == jobs.UNKNOWN_KIND_MESSAGE
+    assert f"/jobs/{job.pk}/" in owner_client.get(reverse("job_list")).content.decode()  # its row is still there
