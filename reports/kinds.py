@@ -55,6 +55,11 @@ class JobKind:
     result_partial: str = DEFAULT_RESULT  # a template (or template#partial) given `job`
     queue: str = "reports"
     takes_upload: bool = False
+    # A permission ("app_label.codename") a person needs to see and use it: for kinds with effects
+    # outside Offload (the mailing). Without it its card is not shown and its form is a 404.
+    permission: str = ""
+    # Asked before Run again (htmx's confirm), for a kind whose second run is not harmless.
+    run_again_confirm: str = ""
 
     # Hooks, for kinds whose work is more than one function (image batches use each of them):
     task: str = RUN_JOB_TASK  # the Celery task that starts a job, by name, given the job's id
@@ -109,6 +114,10 @@ def shown(name: str) -> JobKind:
     removed it) a stand-in with a readable name and the default result, so its old jobs still
     open (they cannot run again)."""
     return REGISTRY.get(name) or JobKind(name=name, title=label(name), description="", form=None, run=None, slug="-")
+
+
+def allowed(kind: JobKind, user) -> bool:
+    return not kind.permission or user.has_perm(kind.permission)
 
 
 def by_slug(slug: str) -> JobKind:

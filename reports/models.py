@@ -109,6 +109,7 @@ class Job(models.Model):
         permissions = [
             ("view_operations", "Can see the Operations pages (every user's jobs, read-only)"),
             ("operate", "Can act on the Operations pages (queues, workers, bulk actions, run now)"),
+            ("send_mailing", "Can send mailings (the Send a mailing kind: email to any address)"),
         ]
 
     def __str__(self) -> str:

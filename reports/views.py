@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -31,7 +32,7 @@ RECENT_JOBS = 8
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
     recent = list(Job.objects.for_user(request.user)[:RECENT_JOBS])
-    context = {"reports": kinds.all_kinds(), "recent_jobs": recent, "streams": streams_available(request)}
+    context = {"reports": [kind for kind in kinds.all_kinds() if kinds.allowed(kind, request.user)], "recent_jobs": recent, "streams": streams_available(request)}
     context["page_polls"] = any(job.is_active for job in recent)  # its rows' poll carries the notices
     return render(request, "reports/home.html", context)
 
@@ -40,6 +41,8 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     report = kind_for_slug(slug)
+    if not kinds.allowed(report, request.user):
+        raise Http404("No such report.")  # as for one that does not exist
     if request.method == "GET":
         return render(request, "reports/report_form.html", {"report": report, "form": report.form(user=request.user)})
 
@@ -218,6 +221,8 @@ def job_cancel(request: HtmxHttpRequest, job_id) -> HttpResponse:
 @login_required
 def job_run_again(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = get_job_for(request.user, job_id)
+    if not kinds.allowed(kinds.shown(job.kind), request.user):
+        raise PermissionDenied("Your account may no longer run this kind of job.")
     try:
         new_job = jobs.run_again(job)
     except jobs.TooManyActiveJobs as refusal:

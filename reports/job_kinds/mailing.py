@@ -240,5 +240,9 @@ MAILING = kinds.register(
         describe=describe,
         result_partial="reports/kinds/mailing_result.html",
         takes_upload=True,
+        # Email to any address from this site's sender: only for those given the permission
+        # (a superuser has it; grant it in the admin, or through a group).
+        permission="reports.send_mailing",
+        run_again_confirm="Send this mailing again, to every recipient?",
     )
 )

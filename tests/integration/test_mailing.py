@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 import redis
 from celery import Celery
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 
 from project.embedded_redis import free_port
@@ -127,6 +128,7 @@ def test_a_1000_recipient_mailing_arrives_once_each_with_its_worker_killed_in_th
 def test_preview_then_send_through_the_web_server_and_the_result_lists_what_was_not_sent(
     own_redis, workers, smtp, user, tmp_path
 ):
+    user.user_permissions.add(Permission.objects.get(codename="send_mailing"))
     workers("w1", concurrency=1, EMAIL_URL=smtp.url, OFFLOAD_MAILING_RATE=0)
     server = start_asgi_server(own_redis.url, tmp_path / "uvicorn.log")
     try:

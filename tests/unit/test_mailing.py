@@ -3,6 +3,7 @@ sentence in place), its preview, and its work called directly with Django's in-m
 backend (tests/integration/test_mailing.py sends through a real SMTP server process)."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.urls import reverse
@@ -15,6 +16,12 @@ from tests.support import HTMX, csv_upload
 pytestmark = pytest.mark.django_db
 
 PEOPLE = b"email,First name,city\nada@example.com,Ada,London\ngrace@example.com,Grace,Arlington\n"
+
+
+@pytest.fixture(autouse=True)
+def may_send(user):
+    """Mailings need the send_mailing permission; the tests' user has it unless a test takes it away."""
+    user.user_permissions.add(Permission.objects.get(codename="send_mailing"))
 
 
 @pytest.fixture(autouse=True)
@@ -238,3 +245,16 @@ def test_a_connection_lost_mid_message_leaves_that_one_in_doubt_and_the_retry_se
     ]  # fmt: skip
     assert (result["sent"], result["in_doubt"]) == (3, 1)
     assert "whether it was accepted is unknown" in result["failures"][0]["reason"]
+
+
+def test_without_the_permission_there_is_no_mailing_and_no_run_again_of_one(owner_client, user):
+    job = mailing_job(user, people(2))
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    page = owner_client.get(job.get_absolute_url()).content.decode()
+    assert 'hx-confirm="Send this mailing again, to every recipient?"' in page
+    user.user_permissions.clear()
+    assert "Send a mailing" not in owner_client.get(reverse("home")).content.decode()
+    assert owner_client.get(reverse("report_form", args=["mailing"])).status_code == 404
+    assert owner_client.post(reverse("report_form", args=["mailing"]), form_data()).status_code == 404
+    assert owner_client.post(reverse("job_run_again", args=[job.pk])).status_code == 403
+    assert Job.objects.count() == 1 and not mail.outbox
