@@ -10,7 +10,7 @@ class ReportsConfig(AppConfig):
         from django.core import checks
         from django.db.models.signals import post_delete, post_migrate
 
-        from . import events, kinds, roles
+        from . import events, forms, kinds, roles
         from .files import check_bucket
         from .models import Job
 
@@ -20,6 +20,7 @@ class ReportsConfig(AppConfig):
         # Every installed app's job kinds (reports/job_kinds/ and any team's), declared once.
         kinds.discover()
         checks.register(kinds.check_queues)
+        checks.register(forms.check_schedule_fields)
 
         # Open streams hear of these at once instead of at their next heartbeat.
         user_logged_out.connect(events.on_sign_out, dispatch_uid="offload-streams-sign-out")

@@ -74,7 +74,7 @@ class JobFilter:
             rows = rows.filter(owner__username=self.owner)
         if self.created_from:
             rows = rows.filter(created_at__gte=start_of(self.created_from))
-        if self.created_to:
+        if self.created_to and self.created_to < date.max:  # 31 Dec 9999 bounds nothing
             rows = rows.filter(created_at__lt=start_of(self.created_to + timedelta(days=1)))
         if self.error_contains:
             rows = rows.filter(error_message__icontains=self.error_contains)

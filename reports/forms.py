@@ -352,5 +352,26 @@ def schedule_form_for(kind: kinds.JobKind) -> type[forms.Form]:
 
 
 def schedulable_kinds() -> list[kinds.JobKind]:
-    """Kinds a schedule can run: those whose form takes no upload (a schedule has no file to give)."""
-    return [kind for kind in kinds.all_kinds() if not kind.takes_upload]
+    """Kinds a schedule can run: those whose form takes no upload (a schedule has no file to
+    give) and has no field of the schedule's own name (check_schedule_fields warns of those)."""
+    return [kind for kind in kinds.all_kinds() if not kind.takes_upload and not schedule_clashes(kind)]
+
+
+def schedule_clashes(kind: kinds.JobKind) -> set[str]:
+    return (set(kind.form.base_fields) - {"notify_by_email"}) & set(ScheduleTiming.base_fields)
+
+
+def check_schedule_fields(app_configs=None, **kwargs) -> list:
+    """A Django system check: a kind whose form has a field named as a schedule's cannot be scheduled."""
+    from django.core.checks import Warning
+
+    return [
+        Warning(
+            f"Job kind {kind.name!r} has form fields named as a schedule's ({', '.join(sorted(clash))}), "
+            "so it cannot be scheduled.",
+            hint="Rename those fields of its form.",
+            id="offload.W002",
+        )
+        for kind in kinds.all_kinds()
+        if not kind.takes_upload and (clash := schedule_clashes(kind))
+    ]

@@ -32,7 +32,11 @@ RECENT_JOBS = 8
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
     recent = list(Job.objects.for_user(request.user)[:RECENT_JOBS])
-    context = {"reports": [kind for kind in kinds.all_kinds() if kinds.allowed(kind, request.user)], "recent_jobs": recent, "streams": streams_available(request)}
+    context = {
+        "reports": [kind for kind in kinds.all_kinds() if kinds.allowed(kind, request.user)],
+        "recent_jobs": recent,
+        "streams": streams_available(request),
+    }
     context["page_polls"] = any(job.is_active for job in recent)  # its rows' poll carries the notices
     return render(request, "reports/home.html", context)
 

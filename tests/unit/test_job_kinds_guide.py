@@ -113,3 +113,18 @@ def test_jobs_of_a_kind_no_longer_declared_still_open_and_fail_with_a_sentence_i
     assert run_report(str(queued.pk)) == "failed"
     assert Job.objects.get(pk=queued.pk).error_message == jobs.UNKNOWN_KIND_MESSAGE
     assert f"/jobs/{job.pk}/" in owner_client.get(reverse("job_list")).content.decode()  # its row is still there
+
+
+def test_a_kind_with_a_field_named_as_a_schedules_is_not_offered_for_schedules_and_is_warned_of(guide_kind):
+    from dataclasses import replace
+
+    from django import forms as django_forms
+
+    from reports import forms
+
+    assert guide_kind in forms.schedulable_kinds() and forms.check_schedule_fields() == []
+    clashing = type("ClashingForm", (guide_kind.form,), {"name": django_forms.CharField()})
+    kinds.register(replace(guide_kind, form=clashing))
+    assert kinds.get("primes") not in forms.schedulable_kinds()
+    (warning,) = forms.check_schedule_fields()
+    assert warning.id == "offload.W002" and "(name)" in warning.msg

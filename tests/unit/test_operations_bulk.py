@@ -331,3 +331,8 @@ def test_a_job_that_moved_on_after_its_chunk_was_read_is_left_alone(user, monkey
     monkeypatch.setattr(bulk, "act", meanwhile(retried, Job.Status.QUEUED))
     assert confirmed(user, BulkAction.Action.DELETE, JobFilter(status=Job.Status.FAILED)).done == 0
     assert Job.objects.filter(pk=retried.pk).exists()
+
+
+def test_the_last_day_a_date_field_takes_bounds_nothing_instead_of_overflowing(user):
+    job = make(user)
+    assert list(JobFilter(created_to=date.max).jobs()) == [job]
