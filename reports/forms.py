@@ -2,11 +2,13 @@
 
 import zoneinfo
 from datetime import date, time
+from decimal import Decimal
 from functools import cache
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Model
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import urlencode
 
@@ -38,11 +40,19 @@ class ReportForm(forms.Form):
 
     def job_inputs(self) -> dict:
         """The job's parameters (stored as JSON, given to the worker's function): by default every
-        cleaned field but "email me", dates and times as ISO text. An upload goes as `input_file`."""
+        cleaned field but "email me", as JSON can hold them: dates and times as ISO text, decimals
+        as text (exact), a chosen row as its primary key. An upload goes as `input_file`."""
         params = {}
         for name, value in self.cleaned_data.items():
-            if name != "notify_by_email":
-                params[name] = value.isoformat() if isinstance(value, (date, time)) else value
+            if name == "notify_by_email":
+                continue
+            if isinstance(value, (date, time)):
+                value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, Model):
+                value = value.pk
+            params[name] = value
         return {"params": params}
 
 
