@@ -152,7 +152,7 @@ def rescue_images() -> int:
                 [item["pk"]],
                 task_id=ids[item["pk"]],
                 group_id=chord_id(job_id, attempt),
-                chord=dispatch.signature(FINISH_IMAGE_BATCH, [str(job_id)]),
+                chord=dispatch.signature(FINISH_IMAGE_BATCH, [str(job_id), attempt]),
             )
         except Exception:  # the broker is away: unclaim it, so the next check tries again
             ImageItem.objects.filter(pk=item["pk"], started_at=None).update(started_at=item["started_at"])
@@ -209,14 +209,15 @@ def build_zip(job: Job) -> None:
         jobs.save_artifact(job, ZIP_NAME, "All images (ZIP)", "application/zip", File(buffer, name=ZIP_NAME))
 
 
-def finish(job_id) -> None:
-    job = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).first()
+def finish(job_id, attempt: int | None = None) -> None:
+    job = jobs.running(job_id, attempt).first()
     if job is None:
         return
     tally = counts(job_id)
     if not tally["done"]:
-        jobs.fail(job_id, f"None of the {tally['total']} images could be processed; each one says why below.")
+        jobs.fail(job_id, f"None of the {tally['total']} images could be processed; each one says why below.",
+                  attempt=attempt)  # fmt: skip
         return
     build_zip(job)
     with transaction.atomic():
-        jobs.succeed(job_id, tally)
+        jobs.succeed(job_id, tally, attempt=attempt)

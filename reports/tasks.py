@@ -114,7 +114,7 @@ def start_image_batch(job_id: str) -> str:
     images = [process_image.si(item).set(task_id=batches.image_task_id(job.pk, job.attempt, item)) for item in item_ids]
     # The chord's own task id is its header's group id: what the rescue check publishes an image under.
     fan_out = chord(images, task_id=batches.chord_id(job.pk, job.attempt))
-    fan_out(finish_image_batch.si(job_id), task_id=batches.task_id(job.pk, job.attempt, "zip"))
+    fan_out(finish_image_batch.si(job_id, job.attempt), task_id=batches.task_id(job.pk, job.attempt, "zip"))
     return "started"
 
 
@@ -181,8 +181,9 @@ def process_image(self, item_id: int) -> str:
 
 
 @shared_task(soft_time_limit=300, time_limit=330)
-def finish_image_batch(job_id: str) -> str:
-    batches.finish(job_id)
+def finish_image_batch(job_id: str, attempt: int | None = None) -> str:
+    """`attempt`: the batch's attempt whose chord this ends (an older one's leaves a retried batch alone)."""
+    batches.finish(job_id, attempt)
     return "finished"
 
 

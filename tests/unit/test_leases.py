@@ -161,7 +161,7 @@ def test_an_image_whose_worker_died_is_queued_again_once_under_its_own_task_and_
         "args": [item.pk],
         "task_id": batches.image_task_id(job.pk, job.attempt, item.pk),
         "group_id": batches.chord_id(job.pk, job.attempt),
-        "chord": tasks.finish_image_batch.si(str(job.pk)),  # the same signature as the task's own
+        "chord": tasks.finish_image_batch.si(str(job.pk), job.attempt),  # the same signature as the task's own
     }]  # fmt: skip
     # While it waits in the queue, later checks leave it alone.
     assert batches.rescue_images() == 0 and len(published) == 1

@@ -336,3 +336,14 @@ def test_a_job_that_moved_on_after_its_chunk_was_read_is_left_alone(user, monkey
 def test_the_last_day_a_date_field_takes_bounds_nothing_instead_of_overflowing(user):
     job = make(user)
     assert list(JobFilter(created_to=date.max).jobs()) == [job]
+
+
+def test_a_retried_batch_is_not_finished_by_its_earlier_attempts_chord(user):
+    from reports import batches
+
+    batch = make(user, Job.Status.FAILED, kind=Job.Kind.IMAGE_BATCH)
+    ImageItem.objects.create(job=batch, position=1, source_name="a.jpg", status=ImageItem.Status.DONE)
+    confirmed(user, BulkAction.Action.RETRY)
+    Job.objects.filter(pk=batch.pk).update(status=Job.Status.RUNNING)  # attempt 2 has started
+    batches.finish(batch.pk, attempt=1)  # attempt 1's chord, late
+    assert Job.objects.get(pk=batch.pk).status == Job.Status.RUNNING
