@@ -151,7 +151,10 @@ def bulk_step(request, status: int = 200, **context) -> HttpResponse:
     """The bulk action's step (form, confirmation or progress): swapped in by htmx, or the page."""
     if request.htmx:
         return render(request, "reports/operations_bulk.html#bulk-step", context, status=status)
-    context = {"can_act": roles.can_act(request.user), "recent": bulk.recent(), **context}
+    can_act, shown = roles.can_act(request.user), context.get("bulk_action")
+    # The action shown in the step (to those who may act) is not listed again below it.
+    recent = [other for other in bulk.recent() if not (can_act and shown and other.pk == shown.pk)]
+    context = {"can_act": can_act, "recent": recent, **context}
     return render(request, "reports/operations_bulk.html", context, status=status)
 
 

@@ -164,6 +164,7 @@ def test_without_javascript_confirming_goes_to_the_actions_own_page(operator, us
     assert response.status_code == 303 and response["Location"] == bulk_action.get_absolute_url()
     page = operator.get(bulk_action.get_absolute_url()).content.decode()
     assert '<meta http-equiv="refresh" content="2">' in page  # still queued: the page reloads itself
+    assert page.count(f'id="bulk-{bulk_action.pk}"') == 1  # shown once, not again in the list below
 
 
 def test_retry_puts_each_failed_job_back_as_its_next_attempt_with_its_error_in_its_history(user):
