@@ -56,7 +56,7 @@ class JobKind:
     queue: str = "reports"
     takes_upload: bool = False
     # A permission ("app_label.codename") a person needs to see and use it: for kinds with effects
-    # outside Offload (the mailing). Without it its card is not shown and its form is a 404.
+    # outside Offload (sending email). Without it its card is not shown and its form is a 404.
     permission: str = ""
     # Asked before Run again (htmx's confirm), for a kind whose second run is not harmless.
     run_again_confirm: str = ""
