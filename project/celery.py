@@ -18,7 +18,7 @@ from . import beat_lock  # noqa: E402, F401
 @celeryd_after_setup.connect
 def on_worker_setup(sender, instance, **kwargs) -> None:
     """A worker that starts while a queue is paused on the Operations page leaves it out."""
-    from reports import controls
+    from reports.operations import controls
 
     controls.leave_out_paused_queues(instance)
 

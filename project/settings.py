@@ -184,7 +184,7 @@ if OBJECT_STORE:
     AWS_S3_TRANSFER_CONFIG = transfer_config()
 AWS_DEFAULT_ACL = None  # objects stay private: every download goes through an owner check
 # django-storages reads a whole object into memory when opened (0: never spill to disk); our
-# own reads stream (reports/files.py), and any other spills to a temporary file past 8 MiB.
+# own reads stream (reports/engine/files.py), and any other spills to a temporary file past 8 MiB.
 AWS_S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 STORAGES = {
     "default": {
@@ -289,8 +289,8 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.finish_image_batch": {"queue": "images"},
 }
 # A worker loads the report code and its data libraries (polars, NumPy, matplotlib) at start,
-# before it forks its pool; the web process never imports them (reports/catalog.py names them).
-CELERY_IMPORTS = ["reports.runs"]
+# before it forks its pool; the web process never imports them (the kinds name their work by dotted path, reports/kinds.py).
+CELERY_IMPORTS = ["reports.work.runs"]
 
 # Work is not lost: a task is acknowledged only once it has finished, a worker that dies hands
 # its task back, and a worker holds one task at a time beyond the one it runs.
@@ -312,7 +312,7 @@ OFFLOAD_RETRY_BACKOFF = env.float("OFFLOAD_RETRY_BACKOFF", default=5)
 OFFLOAD_MAX_RESTARTS = env.int("OFFLOAD_MAX_RESTARTS", default=2)
 # A running report holds a lease on Redis for this many seconds, renewed by its worker every third
 # of it; beat looks every OFFLOAD_RESCUE_CHECK_SECONDS for jobs whose lease lapsed (their worker
-# died) and queues them again as their next attempt (reports/leases.py). Kill to running again:
+# died) and queues them again as their next attempt (reports/engine/leases.py). Kill to running again:
 # at most the two added, plus a worker's pickup.
 OFFLOAD_LEASE_SECONDS = env.float("OFFLOAD_LEASE_SECONDS", default=20)
 OFFLOAD_RESCUE_CHECK_SECONDS = env.float("OFFLOAD_RESCUE_CHECK_SECONDS", default=10)
@@ -385,7 +385,7 @@ OFFLOAD_STREAM_MAX_SECONDS = env.float("OFFLOAD_STREAM_MAX_SECONDS", default=600
 OFFLOAD_EVENTS_REDIS_URL = env.str("OFFLOAD_EVENTS_REDIS_URL", default="")
 
 # --- Metrics for Prometheus -----------------------------------------------------------------
-# /metrics (reports/metrics.py) answers a scraper that sends `Authorization: Bearer <token>`, or
+# /metrics (reports/operations/metrics.py) answers a scraper that sends `Authorization: Bearer <token>`, or
 # one whose address is in the allow list (addresses or networks). With neither set it is off: 404.
 OFFLOAD_METRICS_TOKEN = env.str("OFFLOAD_METRICS_TOKEN", default="")
 OFFLOAD_METRICS_ALLOW = [entry.strip() for entry in env.list("OFFLOAD_METRICS_ALLOW", default=[])]

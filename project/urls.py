@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from reports import metrics
+from reports.operations import metrics
 
 urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),

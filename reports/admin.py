@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from . import jobs, schedules
-from .models import Job, JobArtifact, ReportSchedule
+from reports.engine import jobs, schedules
+from reports.models import Job, JobArtifact, ReportSchedule
 
 
 class JobArtifactInline(admin.TabularInline):

@@ -10,9 +10,11 @@ class ReportsConfig(AppConfig):
         from django.core import checks
         from django.db.models.signals import post_delete, post_migrate
 
-        from . import events, forms, kinds, roles
-        from .files import check_bucket
-        from .models import Job
+        from reports import forms, kinds
+        from reports.engine import events
+        from reports.engine.files import check_bucket
+        from reports.models import Job
+        from reports.operations import roles
 
         # Every process (web, worker, beat, manage.py) stops at once with the reason, rather
         # than failing each upload later. It runs before any request, so it cannot slow one.

@@ -12,8 +12,11 @@ from django.db.models import Model
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import urlencode
 
-from . import batches, bulk, csv_sample, imaging, kinds, sales_query, schedules
-from .models import BulkAction, Job, ReportSchedule
+from reports import kinds
+from reports.engine import schedules
+from reports.models import BulkAction, Job, ReportSchedule
+from reports.operations import bulk
+from reports.work import batches, csv_sample, imaging, sales_query
 
 
 class ReportForm(forms.Form):

@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 if TYPE_CHECKING:
     from django import forms
 
-    from .models import Job
+    from reports.models import Job
 
 # The task that starts a job of a plain kind: it runs the kind's function under a lease.
 RUN_JOB_TASK = "reports.tasks.run_report"
@@ -41,7 +41,7 @@ class JobKind:
     `job_inputs()` returned), a progress callback ``progress(percent, step="")`` and the job's
     files (`jobs.JobFiles`: `save()` a download, open the uploaded `input()`); it returns the
     summary the page shows as `job.result`, a JSON-able dict. A problem with the person's input is
-    raised as `reports.problems.InputProblem(sentence)`: the job fails with that sentence.
+    raised as `reports.engine.problems.InputProblem(sentence)`: the job fails with that sentence.
     """
 
     name: str  # stored on each job; letters, digits and underscores, at most 32

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from . import kinds
+from reports import kinds
 
 QUEUED_HINT_AFTER = timedelta(seconds=15)
 STALL_NOTICE_AFTER = timedelta(minutes=2)
@@ -332,7 +332,7 @@ class QueueSample(models.Model):
 class JobHour(models.Model):
     """The jobs of one kind that finished in one hour (UTC): how many, how many failed, and their
     run and queue-wait times as histograms. Beat rolls each hour up once it has closed
-    (reports/performance.py), so the Operations page reads a week as 168 rows a kind, not as every
+    (reports/operations/performance.py), so the Operations page reads a week as 168 rows a kind, not as every
     job of the week."""
 
     hour = models.DateTimeField()  # its start
@@ -373,7 +373,7 @@ class AuditEntry(models.Model):
 class BulkAction(models.Model):
     """An operator's action on every job a filter matches: the failed retried, the queued
     cancelled or the finished deleted. Confirmed with its count, then run by a worker a chunk at
-    a time (reports/bulk.py), its progress on the page like a job's."""
+    a time (reports/operations/bulk.py), its progress on the page like a job's."""
 
     class Action(models.TextChoices):
         RETRY = "retry", "Retry failed jobs"
@@ -440,7 +440,7 @@ class BulkAction(models.Model):
 
 
 class LedgerEntry(models.Model):
-    """One item of a job's work and how it went, written as the work goes (reports/ledger.py), so
+    """One item of a job's work and how it went, written as the work goes (reports/engine/ledger.py), so
     an attempt that takes over after a worker died carries on where the dead one stopped."""
 
     class State(models.TextChoices):

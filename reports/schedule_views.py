@@ -8,11 +8,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import kinds, schedules
-from .access import login_required
-from .forms import schedulable_kinds, schedule_form_for
-from .models import ReportSchedule
-from .views import HtmxHttpRequest, see_other
+from reports import kinds
+from reports.engine import schedules
+from reports.engine.access import login_required
+from reports.forms import schedulable_kinds, schedule_form_for
+from reports.models import ReportSchedule
+from reports.views import HtmxHttpRequest, see_other
 
 
 def get_schedule_for(user, schedule_id) -> ReportSchedule:

@@ -1,4 +1,4 @@
-"""The asynchronous views: server-sent event streams (see reports/streams.py)."""
+"""The asynchronous views: server-sent event streams (see reports/live/streams.py)."""
 
 import logging
 from functools import partial
@@ -8,9 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
 
-from . import streams, subscriptions
-from .fragments import streams_available, watched_ids
-from .models import Job
+from reports.live import streams, subscriptions
+from reports.live.fragments import streams_available, watched_ids
+from reports.models import Job
 
 logger = logging.getLogger(__name__)
 

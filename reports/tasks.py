@@ -9,11 +9,14 @@ from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import batches, imaging, jobs, kinds, leases, notifications, performance, schedules
-from . import bulk as bulk_actions
-from .files import local_path
-from .models import BulkAction, ImageItem, Job
-from .problems import InputProblem
+from reports import kinds
+from reports.engine import jobs, leases, notifications, schedules
+from reports.engine.files import local_path
+from reports.engine.problems import InputProblem
+from reports.models import BulkAction, ImageItem, Job
+from reports.operations import bulk as bulk_actions
+from reports.operations import performance
+from reports.work import batches, imaging
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import operations_views, schedule_views, staff_views, stream_views, views
+from reports import schedule_views, stream_views, views
+from reports.operations import views as operations_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,7 +22,7 @@ urlpatterns = [
     path("schedules/<uuid:schedule_id>/delete/", schedule_views.schedule_delete, name="schedule_delete"),
     path("notices/", views.notices, name="notices"),
     path("events/", stream_views.user_events, name="user_events"),
-    path("operations/", staff_views.operations_page, name="operations"),
+    path("operations/", operations_views.operations_page, name="operations"),
     path("operations/machinery/", operations_views.machinery_fragment, name="operations_machinery"),
     path("operations/queues/<str:queue>/<str:action>/", operations_views.queue_control, name="operations_queue"),
     path("operations/workers/<str:worker>/<str:action>/", operations_views.pool_control, name="operations_pool"),
@@ -35,7 +36,7 @@ urlpatterns = [
     path("operations/bulk/count/", operations_views.bulk_preview, name="operations_bulk_preview"),
     path("operations/bulk/start/", operations_views.bulk_start, name="operations_bulk_start"),
     path("operations/bulk/<uuid:bulk_id>/", operations_views.bulk_status, name="operations_bulk_action"),
-    path("operations/performance/", staff_views.operations_performance, name="operations_performance"),
+    path("operations/performance/", operations_views.operations_performance, name="operations_performance"),
     path("jobs/<uuid:job_id>/status/", views.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/events/", stream_views.job_events, name="job_events"),
     path("jobs/<uuid:job_id>/files/<str:name>", views.artifact_download, name="artifact_download"),

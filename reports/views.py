@@ -13,12 +13,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from . import jobs, kinds, notifications, polling
-from .access import get_job_for, login_required
-from .downloads import stored_file_response
-from .forms import JobFilterForm
-from .fragments import JOBS_PER_PAGE, job_context, rows_context, streams_available, watched_ids
-from .models import ImageItem, Job
+from reports import kinds
+from reports.engine import jobs, notifications
+from reports.engine.access import get_job_for, login_required
+from reports.engine.downloads import stored_file_response
+from reports.forms import JobFilterForm
+from reports.live import polling
+from reports.live.fragments import JOBS_PER_PAGE, job_context, rows_context, streams_available, watched_ids
+from reports.models import ImageItem, Job
 
 
 class HtmxHttpRequest(HttpRequest):

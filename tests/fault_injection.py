@@ -23,7 +23,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from project.celery import app  # noqa: F401  (what `celery -A` looks for)
-from reports.progress import scaled
+from reports.engine.progress import scaled
 
 FAULT = "test_fault"
 CRASH_WATERMARK = "test-crash"

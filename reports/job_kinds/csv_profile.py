@@ -18,7 +18,7 @@ CSV_PROFILE = kinds.register(
         description="Upload a CSV file and get every column's type, missing values, distinct values, "
         "statistics, top values and a histogram.",
         form=CsvProfileForm,
-        run="reports.runs.run_csv_profile",
+        run="reports.work.runs.run_csv_profile",
         describe=describe,
         result_partial="reports/job_detail.html#profile-result",
         takes_upload=True,

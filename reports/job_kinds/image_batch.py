@@ -7,9 +7,10 @@ again and made pending again for an operator's retry, and its tiles on the live 
 
 from django.db.models import prefetch_related_objects
 
-from reports import batches, kinds
+from reports import kinds
 from reports.forms import ImageBatchForm
 from reports.models import Job
+from reports.work import batches
 
 
 def describe(params: dict) -> str:

@@ -2,7 +2,7 @@
 
 Built only through the kind API (reports/kinds.py), as a team's own kind would be. What it adds
 of its own: a preview of the first three messages, a rate limit, a footer, and a ledger
-(reports/ledger.py) that records each recipient before and after their message, so a mailing
+(reports/engine/ledger.py) that records each recipient before and after their message, so a mailing
 whose worker died carries on without sending anyone a second copy. The one message that was
 being handed to the mail server when the worker died cannot be known to have arrived or not:
 it is not sent again, and the result names it ("in doubt") with the other rows that failed.
@@ -19,10 +19,11 @@ from django.core.mail import EmailMessage, get_connection
 from django.template.defaultfilters import filesizeformat
 from django.utils.text import Truncator
 
-from reports import kinds, mailing
+from reports import kinds
+from reports.engine.ledger import Ledger, State
+from reports.engine.problems import InputProblem
 from reports.forms import ReportForm
-from reports.ledger import Ledger, State
-from reports.problems import InputProblem
+from reports.work import mailing
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 PREVIEWS = 3

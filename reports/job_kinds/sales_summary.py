@@ -1,8 +1,9 @@
 """The sales summary: revenue, orders and units of the built-in demo shop, grouped."""
 
-from reports import kinds, sales_query
+from reports import kinds
 from reports.forms import SalesSummaryForm
 from reports.models import Job
+from reports.work import sales_query
 
 
 def describe(params: dict) -> str:
@@ -16,7 +17,7 @@ SALES_SUMMARY = kinds.register(
         description="Revenue, orders and units from the built-in demo shop (500,000 orders over two years), "
         "grouped by region, product or month.",
         form=SalesSummaryForm,
-        run="reports.runs.run_sales_summary",
+        run="reports.work.runs.run_sales_summary",
         describe=describe,
         result_partial="reports/job_detail.html#sales-result",
     )

@@ -6,9 +6,12 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaulttags import CsrfTokenNode
 
-from reports import bulk, kinds, notifications, polling
-from reports.durations import whole_seconds
-from reports.fragments import streams_available
+from reports import kinds
+from reports.engine import notifications
+from reports.live import polling
+from reports.live.fragments import streams_available
+from reports.operations import bulk
+from reports.operations.durations import whole_seconds
 
 register = template.Library()
 

@@ -1,4 +1,4 @@
-"""The CSV profile of a generated 1,000,000-row, 8-column file: our profile (reports.profiling,
+"""The CSV profile of a generated 1,000,000-row, 8-column file: our profile (reports.work.profiling,
 polars in batches) against a straightforward pandas `read_csv` + `describe()`. Each side runs in
 a fresh process (see isolated.py)."""
 
@@ -40,7 +40,7 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> Path:
 
 
 def ours(path: str) -> None:
-    from reports import csv_sample, profiling
+    from reports.work import csv_sample, profiling
 
     with open(path, "rb") as upload:  # as the form checks an upload: its first bytes only
         layout = csv_sample.inspect_sample(upload.read(csv_sample.SAMPLE_BYTES), is_whole_file=False)

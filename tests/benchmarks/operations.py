@@ -128,8 +128,8 @@ def run(smoke: bool = False, postgres_url: str = "") -> list[Figure]:
         from django.contrib.auth import get_user_model
         from django.test import Client
 
-        from reports import performance
         from reports.models import Job
+        from reports.operations import performance
 
         client = Client(HTTP_HX_REQUEST="true", HTTP_HOST="127.0.0.1")
         client.force_login(get_user_model().objects.create_superuser("bench-operator", password="x" * 20))

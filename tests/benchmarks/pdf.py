@@ -16,7 +16,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from reports import exports, runs, sales, sales_query
+from reports.work import exports, runs, sales, sales_query
 
 from .figures import Figure
 

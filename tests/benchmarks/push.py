@@ -107,7 +107,7 @@ def _watch_in_process(base_url, watchers, mode, ready, stop, results) -> None:
 def run_watchers(stack: Stack, server, watchers, mode: str, seconds: float, moves_every: float) -> dict:
     """Once every page is open, watch for `seconds` while every job moves every `moves_every` s
     (staggered); then two more seconds for the last changes to arrive."""
-    from reports import jobs
+    from reports.engine import jobs
 
     context = multiprocessing.get_context("fork")
     results, ready, stop = context.Queue(), context.Event(), context.Event()

@@ -152,8 +152,9 @@ def zip_in_memory(job_id: str) -> None:
     whole through django-storages, the archive in a spooled buffer, saved from its bytes."""
     from django.core.files.base import ContentFile
 
-    from reports import batches, jobs
+    from reports.engine import jobs
     from reports.models import ImageItem, Job
+    from reports.work import batches
 
     job = Job.objects.get(pk=job_id)
     with tempfile.SpooledTemporaryFile(max_size=64 * 2**20) as buffer:
@@ -166,8 +167,8 @@ def zip_in_memory(job_id: str) -> None:
 
 
 def zip_streamed(job_id: str) -> None:
-    from reports import batches
     from reports.models import Job
+    from reports.work import batches
 
     batches.build_zip(Job.objects.get(pk=job_id))
 

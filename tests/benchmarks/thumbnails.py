@@ -38,7 +38,7 @@ def naive(paths: list[str]) -> None:
 
 
 def ours(paths: list[str]) -> None:
-    from reports import imaging
+    from reports.work import imaging
 
     options = imaging.ImageOptions(max_width=BOX, max_height=BOX, output_format="JPEG", quality=85)
     for path in paths:
@@ -54,7 +54,7 @@ def batch_on_workers(paths: list[str]) -> float:
         from django.core.files.uploadedfile import SimpleUploadedFile
         from django.utils.datastructures import MultiValueDict
 
-        from reports import jobs
+        from reports.engine import jobs
         from reports.forms import ImageBatchForm
         from reports.models import Job
 

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.urls import include, path
 from django.views.decorators.http import require_POST
 
-from reports.access import login_required
+from reports.engine.access import login_required
 from reports.models import Job
 
 from .worker_app import hand_written

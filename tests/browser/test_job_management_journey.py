@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from reports import jobs
+from reports.engine import jobs
 from reports.models import Job, ReportSchedule
 from tests.fault_injection import FAULT
 from tests.support import settled, sign_in

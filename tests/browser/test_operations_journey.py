@@ -6,8 +6,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
-from reports import controls, jobs
+from reports.engine import jobs
 from reports.models import AuditEntry, Job
+from reports.operations import controls
 from tests.support import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

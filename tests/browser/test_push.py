@@ -4,7 +4,7 @@ when the stream cannot open or drops."""
 import pytest
 from playwright.sync_api import expect
 
-from reports import jobs
+from reports.engine import jobs
 from reports.models import Job
 from tests.conftest import start_asgi_server, stop_process
 from tests.fault_injection import FAULT

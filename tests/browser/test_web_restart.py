@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from project.embedded_redis import free_port
-from reports import jobs
+from reports.engine import jobs
 from reports.models import Job
 from tests.conftest import app_environment, stop_process
 from tests.fault_injection import FAULT

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import jobs, schedules
+from reports.engine import jobs, schedules
 from reports.models import Job, ReportSchedule
 from tests.fault_injection import FAULT
 from tests.support import HTMX, wait_for

@@ -17,8 +17,8 @@ from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 
 from project.embedded_redis import free_port
-from reports import leases
-from reports.ledger import State
+from reports.engine import leases
+from reports.engine.ledger import State
 from reports.models import Job, LedgerEntry
 from tests.conftest import start_asgi_server, start_beat, stop_process
 from tests.integration.test_faults import final, kill_whole_worker

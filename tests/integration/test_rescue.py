@@ -18,7 +18,7 @@ from celery import Celery
 from django.core.files.base import ContentFile
 
 from project.embedded_redis import EmbeddedRedis
-from reports import leases
+from reports.engine import leases
 from reports.models import ImageItem, Job
 from tests.conftest import start_beat, stop_process
 from tests.fault_injection import FAULT, SLOW_WATERMARK

@@ -13,7 +13,7 @@ import redis
 from django.db import connection
 
 from project.embedded_redis import EmbeddedRedis
-from reports import jobs
+from reports.engine import jobs
 from reports.models import Job
 from tests.conftest import start_asgi_server, stop_process
 from tests.fault_injection import FAULT

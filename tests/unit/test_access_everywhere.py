@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from reports import jobs, schedules
+from reports.engine import jobs, schedules
 from reports.models import ImageItem, Job
 from reports.urls import urlpatterns
 from tests.support import HTMX, jpeg_bytes

@@ -1,14 +1,25 @@
 """The shape of the code, checked: no import cycle among Offload's modules (function-level
-imports count; imports only for type checkers do not), the engine sends its tasks by name and
-never imports the task module, and no engine module names one of the kinds."""
+imports count; imports only for type checkers do not); the layers of reports/ stand on each
+other in one direction (the engine at the bottom, then the live layer and the work, then
+Operations, the views and the kinds); nothing below the kinds imports the tasks or a kind, or
+names one; and the pure work modules know nothing of Django's database."""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Modules every kind stands on: none of them may know a kind by name or import the tasks.
-ENGINE = ["jobs", "kinds", "ledger", "dispatch", "bulk", "notifications", "polling", "fragments", "events",
-          "leases", "schedules", "performance", "metrics", "operations", "audit", "access", "progress"]  # fmt: skip
+# What each layer may import from reports/ besides itself: the models and the kind registry
+# (reports.kinds, which names no kind) are the floor every layer stands on.
+FLOOR = {"reports.models", "reports.kinds"}
+LAYERS = {
+    "reports.engine": set(),
+    "reports.live": {"reports.engine"},
+    "reports.work": {"reports.engine"},
+    "reports.operations": {"reports.engine", "reports.live", "reports.work", "reports.forms", "reports.views"},
+}
+# The work modules that are pure functions on data: of reports/ they may use only these two.
+PURE_WORK = ["charts", "csv_sample", "exports", "imaging", "mailing", "profiling", "sales", "sales_query", "sparklines"]
+PURE_ALLOWED = {"reports.engine.problems", "reports.engine.progress"}
 KIND_NAMES = ("sales_summary", "csv_profile", "image_batch", "mailing", "SALES_SUMMARY", "CSV_PROFILE", "IMAGE_BATCH")
 
 
@@ -98,16 +109,53 @@ def test_the_checker_sees_a_cycle_through_a_function_level_import():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-def test_the_engine_never_imports_the_task_module_or_a_kind():
+def package_of(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def upward(name: str, reached: set[str]) -> set[str]:
+    """What a module in a layer imports from above that layer (nothing, for modules in no layer)."""
+    layer = package_of(name)
+    if layer not in LAYERS:
+        return set()
+    return {module for module in reached if package_of(module) not in {layer, *LAYERS[layer]} and module not in FLOOR}
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    for name, reached in graph().items():
+        assert not upward(name, reached), f"{name} imports {sorted(upward(name, reached))}"
+
+
+def test_nothing_below_the_kinds_imports_the_task_module_or_a_kind():
     edges = graph()
-    for name in ENGINE:
-        reached = edges[f"reports.{name}"]
-        assert "reports.tasks" not in reached, name
-        assert not {module for module in reached if module.startswith("reports.job_kinds")}, name
+    for name, reached in edges.items():
+        if package_of(name) in LAYERS or name in FLOOR:
+            assert "reports.tasks" not in reached, name
+            assert not {module for module in reached if module.startswith("reports.job_kinds")}, name
 
 
-def test_no_engine_module_names_a_kind():
-    for name in ENGINE:
-        source = (ROOT / "reports" / f"{name}.py").read_text()
-        named = [kind for kind in KIND_NAMES if kind in source]
-        assert not named, f"reports/{name}.py names {named}"
+def test_nothing_below_the_kinds_names_one():
+    for name, path in modules().items():
+        if package_of(name) in {"reports.engine", "reports.live", "reports.operations"} or name in FLOOR - {
+            "reports.models"
+        }:
+            named = [kind for kind in KIND_NAMES if kind in path.read_text()]
+            assert not named, f"{path.relative_to(ROOT)} names {named}"
+
+
+def test_the_pure_work_modules_know_no_database_and_no_job():
+    known = modules()
+    for stem in PURE_WORK:
+        name = f"reports.work.{stem}"
+        path = known[name]
+        pure = {f"reports.work.{other}" for other in PURE_WORK}
+        assert imports(name, path, known) <= PURE_ALLOWED | pure, name
+        tree = ast.parse(path.read_text())
+        used = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        used |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not {module for module in used if module.startswith(("django.db", "django_celery", "celery"))}, name
+
+
+def test_the_layer_checker_sees_an_upward_import():
+    reached = graph()["reports.engine.jobs"] | {"reports.live.streams", "reports.models"}
+    assert upward("reports.engine.jobs", reached) == {"reports.live.streams"}

@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncRequestFactory, RequestFactory
 
-from reports import files, jobs
-from reports.downloads import stored_file_response
+from reports.engine import files, jobs
+from reports.engine.downloads import stored_file_response
 from reports.models import Job
 
 pytestmark = pytest.mark.django_db

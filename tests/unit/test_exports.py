@@ -5,7 +5,7 @@ import zipfile
 import pytest
 from pypdf import PdfReader
 
-from reports import exports
+from reports.work import exports
 
 HEADER = ["Name", "Amount"]
 HOSTILE = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "<b>bold</b> <script>x</script>"]

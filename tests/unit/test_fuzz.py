@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from reports import csv_sample, imaging, profiling
-from reports.problems import InputProblem
+from reports.engine.problems import InputProblem
+from reports.work import csv_sample, imaging, profiling
 from tests.support import jpeg_bytes
 
 # 150 inputs a test in `make test`; OFFLOAD_FUZZ_EXAMPLES=5000 for a long run.

@@ -4,9 +4,9 @@ import pytest
 import redis
 from django.urls import reverse
 
-from reports import batches
-from reports.imaging import EncodedImage, ProcessedImage
 from reports.models import ImageItem, Job
+from reports.work import batches
+from reports.work.imaging import EncodedImage, ProcessedImage
 from tests.support import HTMX, image_upload, jpeg_bytes
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ import io
 import pytest
 from PIL import Image, ImageOps
 
-from reports import imaging
-from reports.imaging import ImageOptions, ImageProblem
+from reports.work import imaging
+from reports.work.imaging import ImageOptions, ImageProblem
 
 LIMIT = 50_000_000
 

@@ -11,7 +11,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import jobs, kinds
+from reports import kinds
+from reports.engine import jobs
 from reports.models import Job, ReportSchedule
 from reports.tasks import run_report
 from tests.support import HTMX

@@ -10,9 +10,11 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import batches, jobs, kinds
+from reports import kinds
+from reports.engine import jobs
 from reports.models import Job
 from reports.tasks import delete_old_jobs, fail_lost_jobs, run_report
+from reports.work import batches
 from tests.support import HTMX, image_upload, jpeg_bytes, people_csv
 
 pytestmark = pytest.mark.django_db

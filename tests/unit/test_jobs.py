@@ -4,7 +4,7 @@ import pytest
 import redis
 from django.utils import timezone
 
-from reports import jobs
+from reports.engine import jobs
 from reports.models import Job, JobArtifact
 
 pytestmark = pytest.mark.django_db

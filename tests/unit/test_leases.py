@@ -11,8 +11,10 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from reports import batches, dispatch, jobs, leases, tasks
+from reports import tasks
+from reports.engine import dispatch, jobs, leases
 from reports.models import ImageItem, Job
+from reports.work import batches
 from tests.support import wait_for
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,11 @@ from django.core import mail
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from reports import jobs, kinds, mailing
-from reports.ledger import Ledger, State
+from reports import kinds
+from reports.engine import jobs
+from reports.engine.ledger import Ledger, State
 from reports.models import Job, LedgerEntry
+from reports.work import mailing
 from tests.support import HTMX, csv_upload
 
 pytestmark = pytest.mark.django_db

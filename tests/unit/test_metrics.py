@@ -14,8 +14,10 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from project import celery_app
-from reports import kinds, operations, streams
+from reports import kinds
+from reports.live import streams
 from reports.models import Job
+from reports.operations import overview
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +31,7 @@ def metrics_on(settings, monkeypatch):
     settings.OFFLOAD_METRICS_TOKEN = TOKEN
     settings.OFFLOAD_METRICS_ALLOW = []
     # No worker runs in these tests: do not wait the full second for one to answer.
-    monkeypatch.setattr(operations, "INSPECT_TIMEOUT", 0.1)
+    monkeypatch.setattr(overview, "INSPECT_TIMEOUT", 0.1)
 
 
 @pytest.fixture(autouse=True)
@@ -129,8 +131,8 @@ def test_queue_depth_counts_the_messages_published_to_each_queue(client):
 
 
 def test_workers_online_are_the_workers_that_answered(client, monkeypatch):
-    answered = [operations.Worker("reports@a", ["reports"], 1), operations.Worker("images@b", ["images"], 0)]
-    monkeypatch.setattr(operations, "workers_online", lambda: answered)
+    answered = [overview.Worker("reports@a", ["reports"], 1), overview.Worker("images@b", ["images"], 0)]
+    monkeypatch.setattr(overview, "workers_online", lambda: answered)
     assert scrape(client)[("offload_workers_online",)] == 2
 
 

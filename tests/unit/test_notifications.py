@@ -5,9 +5,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import jobs
+from reports.engine import jobs
+from reports.engine.notifications import send_job_email
 from reports.models import Job
-from reports.notifications import send_job_email
 from tests.support import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_a_finished_job_emails_its_owner_when_asked(user, settings, monkeypatch,
     user.email = "ada@example.com"
     user.save()
     queued = []
-    monkeypatch.setattr("reports.dispatch.send", lambda name, args: queued.append((name, *args)))
+    monkeypatch.setattr("reports.engine.dispatch.send", lambda name, args: queued.append((name, *args)))
     job = make_job(user, notify_by_email=True)
     with django_capture_on_commit_callbacks(execute=True):
         finish(job)
@@ -56,7 +56,7 @@ def test_no_email_unless_asked(user, monkeypatch, django_capture_on_commit_callb
     user.email = "ada@example.com"
     user.save()
     queued = []
-    monkeypatch.setattr("reports.dispatch.send", lambda name, args: queued.append((name, *args)))
+    monkeypatch.setattr("reports.engine.dispatch.send", lambda name, args: queued.append((name, *args)))
     with django_capture_on_commit_callbacks(execute=True):
         finish(make_job(user, notify_by_email=False))
     assert queued == []
@@ -109,7 +109,7 @@ def test_no_notice_poller_when_nothing_is_active(owner_client, user):
 
 
 def test_notices_cost_the_same_however_many_jobs_are_queued(user, django_assert_num_queries):
-    from reports.notifications import updates
+    from reports.engine.notifications import updates
 
     for count in (1, 40):
         Job.objects.all().delete()

@@ -18,9 +18,10 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import batches, files, jobs
+from reports.engine import files, jobs
 from reports.models import ImageItem, Job
 from reports.tasks import process_image
+from reports.work import batches
 from tests.s3_server import files_under
 from tests.support import HTMX, csv_upload, image_upload, jpeg_bytes, people_csv
 

@@ -7,7 +7,7 @@ import redis
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from reports import jobs
+from reports.engine import jobs
 from reports.models import Job
 from tests.support import HTMX
 

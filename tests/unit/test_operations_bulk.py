@@ -13,9 +13,10 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import bulk, jobs
-from reports.bulk import JobFilter
+from reports.engine import jobs
 from reports.models import AuditEntry, BulkAction, ImageItem, Job
+from reports.operations import bulk
+from reports.operations.bulk import JobFilter
 from tests.support import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -340,7 +341,7 @@ def test_the_last_day_a_date_field_takes_bounds_nothing_instead_of_overflowing(u
 
 
 def test_a_retried_batch_is_not_finished_by_its_earlier_attempts_chord(user):
-    from reports import batches
+    from reports.work import batches
 
     batch = make(user, Job.Status.FAILED, kind=Job.Kind.IMAGE_BATCH)
     ImageItem.objects.create(job=batch, position=1, source_name="a.jpg", status=ImageItem.Status.DONE)

@@ -11,8 +11,9 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from reports import controls, jobs, recurring
+from reports.engine import jobs
 from reports.models import AuditEntry, Job
+from reports.operations import controls, recurring
 from tests.support import HTMX
 
 pytestmark = pytest.mark.django_db

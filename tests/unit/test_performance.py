@@ -14,11 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import kinds, performance
-from reports.durations import Duration
+from reports import kinds
 from reports.models import Job, JobHour, QueueSample
-from reports.sparklines import sparkline
+from reports.operations import performance
+from reports.operations.durations import Duration
 from reports.tasks import sample_queues
+from reports.work.sparklines import sparkline
 from tests.support import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +209,7 @@ def test_sampling_records_one_sample_per_queue_and_deletes_old_ones(empty_queues
 def test_sampling_records_nothing_and_says_so_while_the_broker_is_down(broker, caplog):
     broker.stop()
     try:
-        with caplog.at_level(logging.WARNING, logger="reports.performance"):
+        with caplog.at_level(logging.WARNING, logger="reports.operations.performance"):
             assert sample_queues() == 0
     finally:
         broker.start(port=broker.port)

@@ -2,7 +2,7 @@ import statistics
 
 import pytest
 
-from reports import csv_sample, profiling
+from reports.work import csv_sample, profiling
 from tests.support import csv_bytes, people_csv
 
 

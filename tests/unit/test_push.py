@@ -11,10 +11,10 @@ from django.test import AsyncClient
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import events, jobs
-from reports.fragments import job_context
+from reports.engine import events, jobs
+from reports.live.fragments import job_context
+from reports.live.streams import sse
 from reports.models import Job
-from reports.streams import sse
 from tests.support import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_streams_can_be_turned_off(user, settings):
 def test_the_polled_fragment_polls_and_the_pushed_one_waits_for_a_stream_error(owner_client, user, rf):
     from django.template.loader import render_to_string
 
-    from reports.fragments import job_context
+    from reports.live.fragments import job_context
 
     job = running_job(user)
     polled = owner_client.get(reverse("job_status", args=[job.pk]), **HTMX).content.decode()
@@ -95,7 +95,7 @@ def test_progress_is_written_even_when_the_events_redis_is_down(
     monkeypatch.setattr(events, "_client", None)
     monkeypatch.setattr(events, "_quiet_until", 0.0)
     job = running_job(user)
-    with caplog.at_level(logging.WARNING, logger="reports.events"):
+    with caplog.at_level(logging.WARNING, logger="reports.engine.events"):
         with django_capture_on_commit_callbacks(execute=True):
             jobs.set_progress(job.pk, 30, "Thirty")
         started = time.monotonic()
@@ -169,8 +169,8 @@ def test_under_wsgi_my_jobs_and_notices_only_poll(owner_client, user):
 
 
 def test_the_pushed_updates_wait_for_a_stream_error_and_end_with_the_last_active_row(user, rf, monkeypatch):
-    from reports import streams
-    from reports.streams import render_updates
+    from reports.live import streams
+    from reports.live.streams import render_updates
 
     monkeypatch.setattr(streams.connections, "close_all", lambda: None)  # a stream's pool thread would
 
@@ -191,8 +191,8 @@ def test_the_pushed_updates_wait_for_a_stream_error_and_end_with_the_last_active
 def test_a_stream_wakes_for_its_own_job_and_for_other_jobs_only_when_they_end(settings):
     import asyncio
 
-    from reports import subscriptions
-    from reports.streams import next_change
+    from reports.live import subscriptions
+    from reports.live.streams import next_change
 
     settings.OFFLOAD_STREAM_HEARTBEAT = 0.2
     wants = lambda event: event["job"] == "mine" or event.get("ended", False)  # noqa: E731 (as job_events)

@@ -3,7 +3,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from reports import sales
+from reports.work import sales
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from reports import schedules
+from reports.engine import schedules
 from reports.models import Job, ReportSchedule
 from reports.tasks import run_scheduled_report
 from tests.support import HTMX

@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 from django.core.files.base import ContentFile
 
-from reports import events, kinds
+from reports import kinds
+from reports.engine import events
 from reports.models import Job
 from reports.tasks import run_report
 from tests.support import people_csv

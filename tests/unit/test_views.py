@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import jobs
+from reports.engine import jobs
 from reports.models import Job
 from tests.support import HTMX, csv_upload, people_csv
 

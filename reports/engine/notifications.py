@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import dispatch
-from .models import Job
+from reports.engine import dispatch
+from reports.models import Job
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .progress import Progress, ignore
-from .sales_query import FIRST_DAY, GROUP_BY, LAST_DAY, PRODUCTS, REGIONS, SalesQuery, SalesRow, SalesSummary
+from reports.engine.progress import Progress, ignore
+from reports.work.sales_query import (
+    FIRST_DAY,
+    GROUP_BY,
+    LAST_DAY,
+    PRODUCTS,
+    REGIONS,
+    SalesQuery,
+    SalesRow,
+    SalesSummary,
+)
 
 SEED = 20240101
 

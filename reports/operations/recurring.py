@@ -11,8 +11,7 @@ from django_celery_beat.models import PeriodicTask
 from django_celery_results.models import TaskResult
 
 from project import celery_app
-
-from .models import ReportSchedule
+from reports.models import ReportSchedule
 
 logger = logging.getLogger(__name__)
 

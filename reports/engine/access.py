@@ -6,7 +6,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django_htmx.http import HttpResponseClientRedirect
 
-from .models import Job
+from reports.models import Job
 
 
 def login_required(view):

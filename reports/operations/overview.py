@@ -13,8 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django_celery_results.models import TaskResult
 
 from project import celery_app
-
-from .models import Job
+from reports.models import Job
 
 logger = logging.getLogger(__name__)
 

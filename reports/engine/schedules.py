@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from . import jobs
-from .models import ReportSchedule
+from reports.engine import jobs
+from reports.models import ReportSchedule
 
 logger = logging.getLogger(__name__)
 

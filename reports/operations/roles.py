@@ -10,7 +10,7 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from .access import login_required
+from reports.engine.access import login_required
 
 VIEW = "reports.view_operations"
 ACT = "reports.operate"

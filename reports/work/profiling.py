@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .csv_sample import SAMPLE_BYTES, CsvProblem
-from .progress import Progress, ignore
+from reports.engine.progress import Progress, ignore
+from reports.work.csv_sample import SAMPLE_BYTES, CsvProblem
 
 BATCH_ROWS = 100_000
 DATE_SAMPLE_ROWS = 100

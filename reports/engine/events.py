@@ -59,7 +59,7 @@ def owner_of(job_id, known: int | None = None) -> int | None:
     else remembered or read once."""
     key = str(job_id)
     if key not in _owners:
-        from .models import Job
+        from reports.models import Job
 
         owner = known if known is not None else Job.objects.filter(pk=job_id).values_list("owner_id", flat=True).first()
         if owner is None:

@@ -22,9 +22,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import dispatch, events, kinds, leases
-from .files import copy_to, delete_folder, local_path
-from .models import Job, JobArtifact, new_task_id
+from reports import kinds
+from reports.engine import dispatch, events, leases
+from reports.engine.files import copy_to, delete_folder, local_path
+from reports.models import Job, JobArtifact, new_task_id
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +286,7 @@ def fail(job_id, message: str, reference: str = "", detail: str = "", *, attempt
 def ended(updated: int, job_id, notify_by_email: bool | None = None) -> bool:
     """After a job reached its end on its own (not cancelled by its owner): email if asked."""
     if updated:
-        from .notifications import email_when_asked  # notifications' task imports this module
+        from reports.engine.notifications import email_when_asked  # notifications' task imports this module
 
         events.job_changed(job_id, ended=True)
         if notify_by_email is not False:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError, features
 
-from .problems import InputProblem
+from reports.engine.problems import InputProblem
 
 # Decoded by content with only these plugins; anything else is refused, whatever its name says.
 ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP")

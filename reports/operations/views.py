@@ -1,6 +1,7 @@
-"""The Operations controls and look-ups: queues, worker pools, recurring work, search, any job.
+"""The Operations pages: the overview and its Performance section, the controls (queues, worker
+pools, recurring work), search, any job, and bulk actions.
 
-Seeing needs the view_operations permission, acting the operate permission (reports/roles.py);
+Seeing needs the view_operations permission, acting the operate permission (reports/operations/roles.py);
 every action is written to the audit log and answered with the fragment it changed.
 """
 
@@ -12,13 +13,37 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 from django_celery_beat.models import PeriodicTask
 
-from . import audit, bulk, controls, operations, recurring, roles
-from .forms import BulkActionForm
-from .models import BulkAction, Job
-from .views import artifact_response, see_other
+from reports.forms import BulkActionForm
+from reports.models import BulkAction, Job
+from reports.operations import audit, bulk, controls, overview, performance, recurring, roles
+from reports.views import HtmxHttpRequest, artifact_response, see_other
 
 QUEUE_ACTIONS = {"pause": controls.pause, "resume": controls.resume}
 POOL_STEPS = {"grow": 1, "shrink": -1}
+
+
+@require_GET
+@roles.viewers_only
+def operations_page(request) -> HttpResponse:
+    context = {"failures": overview.latest_failures(), "queues": overview.queue_lengths(),
+               "paused": controls.paused_queues(), "can_act": roles.can_act(request.user)}  # fmt: skip
+    return render(request, "reports/operations.html", context)
+
+
+@require_GET
+@roles.viewers_only
+def operations_performance(request: HtmxHttpRequest) -> HttpResponse:
+    """The Performance section for ?window=hour|day|week: swapped into the Operations page by
+    htmx, or a page of its own (the window links without JavaScript)."""
+    name = request.GET.get("window", performance.DEFAULT_WINDOW)
+    if name not in performance.WINDOWS:
+        *others, last = performance.WINDOWS
+        return HttpResponseBadRequest(
+            f"Unknown window {name!r}: choose {', '.join(others)} or {last}.", content_type="text/plain"
+        )
+    context = {"performance": performance.measure(performance.WINDOWS[name]), "windows": performance.WINDOWS.values()}
+    template = "reports/operations_performance.html" + ("#performance" if request.htmx else "")
+    return render(request, template, context)
 
 
 def machinery(request, message: str = "", error: str = "") -> HttpResponse:
@@ -27,8 +52,8 @@ def machinery(request, message: str = "", error: str = "") -> HttpResponse:
     if not request.htmx and request.method == "POST":
         return see_other(reverse("operations"))
     context = {
-        "workers": operations.workers_online(),
-        "queues": operations.queue_lengths(),
+        "workers": overview.workers_online(),
+        "queues": overview.queue_lengths(),
         "paused": controls.paused_queues(),
         "pausable": controls.PAUSABLE,
         "can_act": roles.can_act(request.user),
@@ -97,7 +122,7 @@ def run_now(request, task_id: int) -> HttpResponse:
 @roles.viewers_only
 def job_search(request) -> HttpResponse:
     query = request.GET.get("q", "")[:200]
-    context = {"query": query, "found": operations.find_jobs(query), "limit": operations.SEARCH_RESULTS}
+    context = {"query": query, "found": overview.find_jobs(query), "limit": overview.SEARCH_RESULTS}
     template = "reports/operations_job.html" + ("#search-results" if request.htmx else "")
     return render(request, template, context)
 
@@ -114,7 +139,7 @@ def any_job(job_id) -> Job:
 def staff_job(request, job_id) -> HttpResponse:
     """Any user's job, whole: parameters, attempts with their errors, timings, worker, downloads."""
     job = any_job(job_id)
-    context = {"job": job, "attempts": operations.attempts(job), "traceback": operations.traceback_of(job),
+    context = {"job": job, "attempts": overview.attempts(job), "traceback": overview.traceback_of(job),
                "artifacts": job.artifacts.all(), "can_act": roles.can_act(request.user)}  # fmt: skip
     return render(request, "reports/operations_job.html", context)
 

@@ -9,10 +9,10 @@ live in worker processes only.
 
 from django.conf import settings
 
-from . import charts, exports, profiling, sales, sales_query
-from .jobs import JobFiles
-from .progress import Progress, scaled
-from .sales_query import subtitle as sales_subtitle
+from reports.engine.jobs import JobFiles
+from reports.engine.progress import Progress, scaled
+from reports.work import charts, exports, profiling, sales, sales_query
+from reports.work.sales_query import subtitle as sales_subtitle
 
 CSV, XLSX, PDF, SVG = (
     "text/csv",

@@ -7,7 +7,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from .problems import InputProblem
+from reports.engine.problems import InputProblem
 
 SAMPLE_BYTES = 256 * 1024
 SEPARATORS = ",;\t|"

@@ -14,8 +14,7 @@ import redis
 from django.conf import settings
 
 from project import celery_app
-
-from . import leases
+from reports.engine import leases
 
 logger = logging.getLogger(__name__)
 

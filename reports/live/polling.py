@@ -9,8 +9,8 @@ cheap queries instead of rendering it. Times are shown to the minute while a job
 import hashlib
 from datetime import timedelta
 
-from . import kinds
-from .models import Job
+from reports import kinds
+from reports.models import Job
 
 FAST_POLL_SECONDS = 1
 # A queued job with others ahead of it, or with no worker taking it, will not start this second.

@@ -2,7 +2,7 @@
 
 import logging
 
-from .models import AuditEntry
+from reports.models import AuditEntry
 
 logger = logging.getLogger(__name__)
 

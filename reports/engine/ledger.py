@@ -13,8 +13,8 @@ asked whether it did): each item at most once, and the few that may have been mi
 from django.db import transaction
 from django.utils import timezone
 
-from . import jobs
-from .models import LedgerEntry
+from reports.engine import jobs
+from reports.models import LedgerEntry
 
 State = LedgerEntry.State
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from . import events
+from reports.engine import events
 
 logger = logging.getLogger(__name__)
 

@@ -25,9 +25,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from project import celery_app
-
-from . import events, kinds, operations, streams
-from .models import Job
+from reports import kinds
+from reports.engine import events
+from reports.live import streams
+from reports.models import Job
+from reports.operations import overview
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +156,7 @@ class OffloadCollector:
         yield from duration_histograms()
 
         # queue_lengths() is None when the broker answered the PING and then failed.
-        queues = operations.queue_lengths() if broker_reachable() else None
+        queues = overview.queue_lengths() if broker_reachable() else None
         yield GaugeMetricFamily(
             "offload_broker_up",
             "1 if the broker (Redis) answered this scrape, else 0.",
@@ -166,7 +168,7 @@ class OffloadCollector:
                 depth.add_metric([queue], messages)
             yield depth
             # Asked through the broker, so only when it is up; None when the broadcast failed.
-            workers = operations.workers_online()
+            workers = overview.workers_online()
             if workers is not None:
                 yield GaugeMetricFamily(
                     "offload_workers_online",

@@ -1,5 +1,5 @@
 """Server-sent event streams: on connect the current fragment, then the re-rendered fragment
-whenever the owner's "job changed" events (reports/events.py) say it may have changed, a
+whenever the owner's "job changed" events (reports/engine/events.py) say it may have changed, a
 heartbeat while idle, and the final fragment before the stream ends.
 
 Two fragments are streamed: a job page's job fragment (/jobs/<id>/events/), and, for pages
@@ -8,7 +8,7 @@ of jobs that have ended, both as out-of-band swaps.
 
 A stream holds no database connection while it waits: each render reads in a pool thread and
 closes what it opened. Nor a Redis connection of its own: the process's streams share one
-subscription (reports/subscriptions.py). Open streams are counted per person (in Redis, so
+subscription (reports/live/subscriptions.py). Open streams are counted per person (in Redis, so
 across web processes) and per process; past either limit the page simply keeps polling.
 """
 
@@ -27,9 +27,10 @@ from django.db import connections
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
-from . import events, notifications, subscriptions
-from .fragments import job_context, rows_context
-from .models import Job
+from reports.engine import events, notifications
+from reports.live import subscriptions
+from reports.live.fragments import job_context, rows_context
+from reports.models import Job
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from . import dispatch, events, jobs, leases
-from .files import copy_to, open_chunks
-from .imaging import EncodedImage, ProcessedImage
-from .models import ImageItem, Job
+from reports.engine import dispatch, events, jobs, leases
+from reports.engine.files import copy_to, open_chunks
+from reports.models import ImageItem, Job
+from reports.work.imaging import EncodedImage, ProcessedImage
 
 logger = logging.getLogger(__name__)
 

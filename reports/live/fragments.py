@@ -5,8 +5,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 
-from . import jobs, kinds, polling
-from .models import Job
+from reports import kinds
+from reports.engine import jobs
+from reports.live import polling
+from reports.models import Job
 
 
 def streams_available(request) -> bool:

@@ -17,8 +17,10 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from . import audit, dispatch, jobs, kinds
-from .models import AuditEntry, BulkAction, Job
+from reports import kinds
+from reports.engine import dispatch, jobs
+from reports.models import AuditEntry, BulkAction, Job
+from reports.operations import audit
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-from .files import open_chunks
+from reports.engine.files import open_chunks
 
 
 def stored_file_response(

@@ -48,8 +48,12 @@ from django.db.models import (
 from django.db.models.functions import Floor, Trunc
 from django.utils import timezone
 
-from . import operations
-from .durations import (
+from reports.kinds import choices as kind_choices
+from reports.kinds import get as registered_kind
+from reports.kinds import names as kind_names
+from reports.models import Job, JobHour, QueueSample
+from reports.operations import overview
+from reports.operations.durations import (
     MEASURES,
     PERCENTILES,
     RUN,
@@ -61,11 +65,7 @@ from .durations import (
     interpolate,
     percentile_of_bins,
 )
-from .kinds import choices as kind_choices
-from .kinds import get as registered_kind
-from .kinds import names as kind_names
-from .models import Job, JobHour, QueueSample
-from .sparklines import sparkline
+from reports.work.sparklines import sparkline
 
 logger = logging.getLogger(__name__)
 
@@ -388,7 +388,7 @@ def record_queue_samples(now: datetime | None = None) -> int:
     reached, which leaves a gap in the line rather than a false zero."""
     now = now or timezone.now()
     QueueSample.objects.filter(taken_at__lt=now - timedelta(days=settings.OFFLOAD_QUEUE_SAMPLE_DAYS)).delete()
-    lengths = operations.queue_lengths()
+    lengths = overview.queue_lengths()
     if lengths is None:
         logger.warning("Queue depth not sampled: the broker could not be reached")
         return 0
