@@ -13,7 +13,7 @@ from reports.engine import schedules
 from reports.engine.access import login_required
 from reports.forms import schedulable_kinds, schedule_form_for
 from reports.models import ReportSchedule
-from reports.views import HtmxHttpRequest, see_other
+from reports.views import HtmxHttpRequest, render_page, see_other
 
 
 def get_schedule_for(user, schedule_id) -> ReportSchedule:
@@ -35,7 +35,7 @@ def row_context(schedule: ReportSchedule) -> dict:
 def schedule_list(request: HtmxHttpRequest) -> HttpResponse:
     owned = ReportSchedule.objects.filter(owner=request.user).select_related("periodic_task__crontab", "last_job")
     rows = [row_context(schedule) for schedule in owned]
-    return render(request, "reports/schedule_list.html", {"rows": rows})
+    return render_page(request, "reports/schedule_list.html", {"rows": rows})
 
 
 @require_http_methods(["GET", "POST"])
@@ -48,11 +48,11 @@ def schedule_form(request: HtmxHttpRequest, schedule_id=None) -> HttpResponse:
     if request.method == "GET":
         initial = form_class.initial_for(schedule) if schedule else {"time_zone": usual_time_zone(request.user)}
         form = form_class(initial=initial, user=request.user)
-        return render(request, "reports/schedule_form.html", {**context, "form": form})
+        return render_page(request, "reports/schedule_form.html", {**context, "form": form})
 
     form = form_class(request.POST, user=request.user)
     if not form.is_valid():
-        return render(request, "reports/schedule_form.html", {**context, "form": form}, status=400)
+        return render_page(request, "reports/schedule_form.html", {**context, "form": form}, status=400)
     saved = schedules.save_schedule(
         request.user, form.cleaned_data["name"], kind.name, form.job_inputs()["params"],
         form.timing(), form.cleaned_data["notify_by_email"], schedule=schedule,

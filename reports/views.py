@@ -19,12 +19,25 @@ from reports.engine.access import get_job_for, login_required
 from reports.engine.downloads import stored_file_response
 from reports.forms import JobFilterForm
 from reports.live import polling
-from reports.live.fragments import JOBS_PER_PAGE, job_context, rows_context, streams_available, watched_ids
+from reports.live.fragments import (
+    JOBS_PER_PAGE,
+    job_context,
+    rows_context,
+    streams_available,
+    watched_ids,
+    with_notices,
+)
 from reports.models import ImageItem, Job
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+def render_page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """A whole page. Its notices area (base.html) shows the user's jobs that ended elsewhere,
+    found and marked announced here, by the view, before anything renders."""
+    return render(request, template, with_notices(request.user, context), status=status)
 
 
 RECENT_JOBS = 8
@@ -40,7 +53,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         "streams": streams_available(request),
     }
     context["page_polls"] = any(job.is_active for job in recent)  # its rows' poll carries the notices
-    return render(request, "reports/home.html", context)
+    return render_page(request, "reports/home.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -50,7 +63,9 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if not kinds.allowed(report, request.user):
         raise Http404("No such report.")  # as for one that does not exist
     if request.method == "GET":
-        return render(request, "reports/report_form.html", {"report": report, "form": report.form(user=request.user)})
+        return render_page(
+            request, "reports/report_form.html", {"report": report, "form": report.form(user=request.user)}
+        )
 
     form = report.form(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
@@ -59,14 +74,14 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             # Errors belong in the form, not in the result area the form targets on success.
             response = render(request, "reports/report_form.html#report-form", context)
             return reswap(retarget(response, "#report-form"), "outerHTML")
-        return render(request, "reports/report_form.html", context, status=400)
+        return render_page(request, "reports/report_form.html", context, status=400)
 
     if request.POST.get("preview") and hasattr(form, "preview"):
         # Nothing is made: what the job would do, where its result would appear.
         context = {"report": report, "form": form, "preview": form.preview()}
         if request.htmx:
             return render(request, form.preview_template, context)
-        return render(request, "reports/report_form.html", context)
+        return render_page(request, "reports/report_form.html", context)
 
     try:
         job = jobs.create_job(request.user, report.name, **form.job_fields())
@@ -77,7 +92,7 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         # new job's first poll, a second later, or its stream at once, carries both. It keeps two
         # queries off every click, which the busiest moments have most of.
         context = {**job_context(job, jobs_ahead=0, streams=streams_available(request)), "waiting_notices": []}
-        response = render(request, "reports/job_detail.html#job-live", context)
+        response = render(request, "reports/job_detail.html#job-live", with_notices(request.user, context))
         return push_url(response, job.get_absolute_url())
     return see_other(job.get_absolute_url())
 
@@ -94,7 +109,7 @@ def refused(request: HtmxHttpRequest, report, form, message: str) -> HttpRespons
     if request.htmx:
         return render(request, "reports/report_form.html#refusal", {"message": message}, status=429)
     context = {"report": report, "form": form, "refusal": message}
-    return render(request, "reports/report_form.html", context, status=429)
+    return render_page(request, "reports/report_form.html", context, status=429)
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
@@ -111,7 +126,7 @@ def see_other(url: str) -> HttpResponse:
 def job_detail(request: HtmxHttpRequest, job_id) -> HttpResponse:
     job = get_job_for(request.user, job_id)
     notifications.seen(job)  # its owner is looking at how it ended: no notice for it elsewhere
-    return render(request, "reports/job_detail.html", job_context(job, streams=streams_available(request)))
+    return render_page(request, "reports/job_detail.html", job_context(job, streams=streams_available(request)))
 
 
 @require_GET
@@ -129,14 +144,16 @@ def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
     jobs_ahead = jobs.jobs_ahead(job)
     if not job.is_active:
         notifications.seen(job)  # this poll shows its end where its owner is looking
-        return render(request, "reports/job_detail.html#job-status", job_context(job, jobs_ahead))
+        return render(
+            request, "reports/job_detail.html#job-status", with_notices(request.user, job_context(job, jobs_ahead))
+        )
     waiting = notifications.pending(request.user, exclude=job.pk)
     etag = polling.fragment_etag(job, jobs_ahead, waiting)
     response = get_conditional_response(request, etag=etag)
     if response is None:
         # The notices just asked about (`waiting`) are not asked about again when none waits.
         context = {**job_context(job, jobs_ahead), "waiting_notices": waiting}
-        response = render(request, "reports/job_detail.html#job-status", context)
+        response = render(request, "reports/job_detail.html#job-status", with_notices(request.user, context))
     response["ETag"] = etag
     patch_cache_control(response, private=True, no_cache=True)
     patch_vary_headers(response, ["HX-Request"])  # the same URL redirects a plain visit
@@ -193,8 +210,9 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(queryset, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": form.query_string(), "streams": streams_available(request)}
     context["page_polls"] = any(job.is_active for job in page.object_list)
-    template = "reports/job_list.html#job-table" if request.htmx else "reports/job_list.html"
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "reports/job_list.html#job-table", context)
+    return render_page(request, "reports/job_list.html", context)
 
 
 @require_GET
@@ -203,14 +221,14 @@ def active_job_rows(request: HtmxHttpRequest) -> HttpResponse:
     """One poll for every running row on the My jobs page: each row comes back as an
     out-of-band swap, and the poller itself comes back without its trigger once none is active."""
     context = rows_context(request.user, watched_ids(request))
-    return render(request, "reports/job_list.html#active-rows", context)
+    return render(request, "reports/job_list.html#active-rows", with_notices(request.user, context))
 
 
 @require_GET
 @login_required
 def notices(request: HtmxHttpRequest) -> HttpResponse:
     """The poll of pages that do not poll for anything else: notices of jobs that have ended."""
-    context = {**notifications.updates(request.user, page_polls=False), "oob": True}
+    context = {**notifications.updates(request.user, page_polls=False), "oob": True, "shown": True}
     return render(request, "reports/notices.html", context)
 
 
@@ -259,4 +277,4 @@ def after_action(request: HtmxHttpRequest, job: Job) -> HttpResponse:
     if request.htmx.target and request.htmx.target.startswith("job-row-"):
         return render(request, "reports/job_list.html#job-row", {"job": job})
     notifications.seen(job)  # they acted on it themselves
-    return render(request, "reports/job_detail.html#job-status", job_context(job))
+    return render(request, "reports/job_detail.html#job-status", with_notices(request.user, job_context(job)))

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 
 from reports import kinds
-from reports.engine import jobs
+from reports.engine import jobs, notifications
 from reports.live import polling
 from reports.models import Job
 
@@ -34,6 +34,15 @@ def job_context(job: Job, jobs_ahead: int | None = None, *, pushed: bool = False
         "pushed": pushed,
         "streams": streams and job.is_active,
     }
+
+
+def with_notices(user, context: dict) -> dict:
+    """`context` with what it shows of the user's other jobs that ended (`notice_updates`, for the
+    `notices` tag): new notices, marked announced here, and whether the page needs the notice
+    poller. The view or stream that sends the page or fragment calls this, never a template, so
+    rendering writes nothing; a fragment rendered without it leaves the page's notices as they are."""
+    updates = notifications.updates(user, bool(context.get("page_polls")), context.get("waiting_notices"))
+    return {**context, "notice_updates": updates}
 
 
 JOBS_PER_PAGE = 20

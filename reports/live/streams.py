@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from reports.engine import events, notifications
 from reports.live import subscriptions
-from reports.live.fragments import job_context, rows_context
+from reports.live.fragments import job_context, rows_context, with_notices
 from reports.models import Job
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,8 @@ def render_job(request, user, job_id) -> Render:
         if job is None:
             return Render(render_to_string("reports/job_detail.html#job-gone", {"job_id": job_id}), final=True)
         notifications.seen(job)  # pushed to where its owner is looking: once it has ended, no notice elsewhere
-        html = render_to_string("reports/job_detail.html#job-status", job_context(job, pushed=True), request)
+        context = with_notices(user, job_context(job, pushed=True))
+        html = render_to_string("reports/job_detail.html#job-status", context, request)
         return Render(html, final=not job.is_active)
     finally:
         connections.close_all()  # this pool thread's own connection: nothing held while waiting
@@ -132,9 +133,11 @@ def render_updates(request, user, row_ids: list[str]) -> Render:
     try:
         if row_ids:
             context = rows_context(user, row_ids)
-            html = render_to_string("reports/job_list.html#active-rows", {**context, "pushed": True}, request)
+            html = render_to_string(
+                "reports/job_list.html#active-rows", with_notices(user, {**context, "pushed": True}), request
+            )
             return Render(html, final=not context["active_ids"])
-        context = {**notifications.updates(user, page_polls=False), "oob": True, "pushed": True}
+        context = {**notifications.updates(user, page_polls=False), "oob": True, "shown": True, "pushed": True}
         return Render(render_to_string("reports/notices.html", context, request), final=not context["poll"])
     finally:
         connections.close_all()

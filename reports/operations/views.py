@@ -16,7 +16,7 @@ from django_celery_beat.models import PeriodicTask
 from reports.forms import BulkActionForm
 from reports.models import BulkAction, Job
 from reports.operations import audit, bulk, controls, overview, performance, recurring, roles
-from reports.views import HtmxHttpRequest, artifact_response, see_other
+from reports.views import HtmxHttpRequest, artifact_response, render_page, see_other
 
 QUEUE_ACTIONS = {"pause": controls.pause, "resume": controls.resume}
 POOL_STEPS = {"grow": 1, "shrink": -1}
@@ -27,7 +27,7 @@ POOL_STEPS = {"grow": 1, "shrink": -1}
 def operations_page(request) -> HttpResponse:
     context = {"failures": overview.latest_failures(), "queues": overview.queue_lengths(),
                "paused": controls.paused_queues(), "can_act": roles.can_act(request.user)}  # fmt: skip
-    return render(request, "reports/operations.html", context)
+    return render_page(request, "reports/operations.html", context)
 
 
 @require_GET
@@ -42,8 +42,9 @@ def operations_performance(request: HtmxHttpRequest) -> HttpResponse:
             f"Unknown window {name!r}: choose {', '.join(others)} or {last}.", content_type="text/plain"
         )
     context = {"performance": performance.measure(performance.WINDOWS[name]), "windows": performance.WINDOWS.values()}
-    template = "reports/operations_performance.html" + ("#performance" if request.htmx else "")
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "reports/operations_performance.html#performance", context)
+    return render_page(request, "reports/operations_performance.html", context)
 
 
 def machinery(request, message: str = "", error: str = "") -> HttpResponse:
@@ -123,8 +124,9 @@ def run_now(request, task_id: int) -> HttpResponse:
 def job_search(request) -> HttpResponse:
     query = request.GET.get("q", "")[:200]
     context = {"query": query, "found": overview.find_jobs(query), "limit": overview.SEARCH_RESULTS}
-    template = "reports/operations_job.html" + ("#search-results" if request.htmx else "")
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "reports/operations_job.html#search-results", context)
+    return render_page(request, "reports/operations_job.html", context)
 
 
 def any_job(job_id) -> Job:
@@ -141,7 +143,7 @@ def staff_job(request, job_id) -> HttpResponse:
     job = any_job(job_id)
     context = {"job": job, "attempts": overview.attempts(job), "traceback": overview.traceback_of(job),
                "artifacts": job.artifacts.all(), "can_act": roles.can_act(request.user)}  # fmt: skip
-    return render(request, "reports/operations_job.html", context)
+    return render_page(request, "reports/operations_job.html", context)
 
 
 @require_POST
@@ -180,7 +182,7 @@ def bulk_step(request, status: int = 200, **context) -> HttpResponse:
     # The action shown in the step (to those who may act) is not listed again below it.
     recent = [other for other in bulk.recent() if not (can_act and shown and other.pk == shown.pk)]
     context = {"can_act": can_act, "recent": recent, **context}
-    return render(request, "reports/operations_bulk.html", context, status=status)
+    return render_page(request, "reports/operations_bulk.html", context, status=status)
 
 
 @require_GET

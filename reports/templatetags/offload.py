@@ -7,7 +7,6 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaulttags import CsrfTokenNode
 
 from reports import kinds
-from reports.engine import notifications
 from reports.live import polling
 from reports.live.fragments import streams_available
 from reports.operations import bulk
@@ -79,10 +78,13 @@ def active_ids(jobs) -> list[str]:
 
 @register.inclusion_tag("reports/notices.html", takes_context=True)
 def notices(context, oob: bool = False) -> dict:
-    """Notices of the user's jobs that have ended: the area of a page, or (oob) its update on a poll."""
-    request = context["request"]
-    updates = notifications.updates(request.user, bool(context.get("page_polls")), context.get("waiting_notices"))
-    return {**updates, "oob": oob, "streams": not oob and streams_available(request)}
+    """The notices area of a page, or (oob) its update in a fragment, from what the view or stream
+    found and marked (`notice_updates`, fragments.with_notices): it reads and writes nothing.
+    Without them a page shows an empty area and a fragment leaves the page's area as it is."""
+    updates = context.get("notice_updates")
+    shown = updates is not None
+    updates = updates or {"notices": [], "poll": False}
+    return {**updates, "oob": oob, "shown": shown, "streams": not oob and streams_available(context["request"])}
 
 
 @register.simple_tag(takes_context=True)

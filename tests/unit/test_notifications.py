@@ -148,3 +148,28 @@ def test_a_failed_job_notice_says_so(owner_client, user):
     jobs.fail(make_job(user).pk, "Bad input.")
     page = owner_client.get(reverse("home")).content.decode()
     assert "Your sales summary failed" in page and "See what happened" in page
+
+
+def test_rendering_marks_no_notice_shown_the_view_that_sends_it_does(owner_client, user, rf):
+    from django.template.loader import render_to_string
+
+    from reports.live.fragments import job_context, with_notices
+
+    watched, other = make_job(user), make_job(user)
+    finish(other)
+    request = rf.get("/", HTTP_HX_REQUEST="true")
+    request.user, request.htmx = user, True
+    # A template given no notices shows none and leaves the page's area alone: nothing is marked.
+    fragment = render_to_string("reports/job_detail.html#job-status", job_context(watched), request)
+    assert "notice-list" not in fragment and "notice-poller" not in fragment
+    assert not Job.objects.get(pk=other.pk).notice_shown
+    # The view's (or stream's) with_notices finds and marks them; the template only renders them.
+    context = with_notices(user, job_context(watched))
+    assert Job.objects.get(pk=other.pk).notice_shown
+    assert "Your sales summary is ready" in render_to_string("reports/job_detail.html#job-status", context, request)
+
+
+def test_a_whole_page_shows_a_notice_once_and_marks_it(owner_client, user):
+    finish(make_job(user))
+    assert "Your sales summary is ready" in owner_client.get(reverse("schedule_list")).content.decode()
+    assert "is ready" not in owner_client.get(reverse("home")).content.decode()
