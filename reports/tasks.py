@@ -1,22 +1,23 @@
-"""Thin Celery tasks: load the job by id, run its report, record the outcome."""
+"""Thin Celery tasks: load the job by id, run its kind's work, record the outcome; and the housekeeping beat runs.
+
+A kind with tasks of its own keeps them in its module (reports/job_kinds/image_batch.py)."""
 
 import logging
 import smtplib
 import traceback
 
-from celery import Task, chord, shared_task
-from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from reports import kinds
 from reports.engine import jobs, leases, notifications, schedules
-from reports.engine.files import local_path
 from reports.engine.problems import InputProblem
-from reports.models import BulkAction, ImageItem, Job
+from reports.models import BulkAction, Job
 from reports.operations import bulk as bulk_actions
 from reports.operations import performance
-from reports.work import batches, imaging
+from reports.work import batches
 
 logger = logging.getLogger(__name__)
 
@@ -104,90 +105,6 @@ def run_report(self, job_id: str) -> str:
         raise  # so the task's own result row records the traceback for staff
     jobs.succeed(job.pk, result, notify_by_email=job.notify_by_email, attempt=attempt)
     return "succeeded"
-
-
-@shared_task(soft_time_limit=60, time_limit=90)
-def start_image_batch(job_id: str) -> str:
-    """Fan the batch out: one task per image, in parallel, then one to build the ZIP."""
-    job = jobs.start(job_id)
-    if job is None:
-        return "skipped"
-    item_ids = list(ImageItem.objects.filter(job_id=job_id).values_list("pk", flat=True))
-    jobs.set_progress(job_id, 0, f"0 of {len(item_ids)} images done")
-    images = [process_image.si(item).set(task_id=batches.image_task_id(job.pk, job.attempt, item)) for item in item_ids]
-    # The chord's own task id is its header's group id: what the rescue check publishes an image under.
-    fan_out = chord(images, task_id=batches.chord_id(job.pk, job.attempt))
-    fan_out(finish_image_batch.si(job_id, job.attempt), task_id=batches.task_id(job.pk, job.attempt, "zip"))
-    return "started"
-
-
-class ImageTask(Task):
-    """An image's task. A hard time limit kills the pool process, so the task's own code never
-    says why: the image is failed here (in the worker's main process), so the rescue check never
-    sends it again; its result has already counted in the batch's chord."""
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        if isinstance(exc, TimeLimitExceeded) and args:
-            item = ImageItem.objects.filter(pk=args[0]).first()
-            if item is not None:
-                batches.record_failure(item, "This image took too long to process and was stopped.")
-                batches.update_progress(item.job_id)
-        super().on_failure(exc, task_id, args, kwargs, einfo)
-
-
-@shared_task(
-    bind=True,
-    base=ImageTask,
-    soft_time_limit=settings.OFFLOAD_IMAGE_SOFT_TIME_LIMIT,
-    time_limit=settings.OFFLOAD_IMAGE_TIME_LIMIT,
-)
-def process_image(self, item_id: int) -> str:
-    """One image. Never raises for a bad image: the chord must reach its end whatever each item did."""
-    if batches.already_counted(self.request.id):
-        # A second delivery of a task the chord has counted (the broker's copy, handed back
-        # after its worker died, of an image the rescue check had sent again): counted twice,
-        # it would end the batch early. Ignored, it is not counted.
-        raise Ignore()
-    item = ImageItem.objects.select_related("job").filter(pk=item_id).first()
-    if item is None or item.status != ImageItem.Status.PENDING or item.job.status != Job.Status.RUNNING:
-        return "skipped"
-    attempt = batches.begin(item)
-    if not attempt:
-        batches.record_failure(item, "Processing this image stopped its worker more than once, so it was left out.")
-        batches.update_progress(item.job_id)
-        return "failed"
-    options = imaging.ImageOptions.from_params(item.job.params["options"])
-    try:
-        with leases.held(leases.image(item.pk), attempt):
-            with local_path(item.original) as path:
-                result = imaging.process(path, options, settings.OFFLOAD_MAX_IMAGE_PIXELS)
-            batches.record_success(item, result)
-        outcome = "done"
-        if not Job.objects.filter(pk=item.job_id).exclude(status=Job.Status.CANCELLED).exists():
-            # Cancelled (or deleted) while this image was being processed. Not any job that is no
-            # longer running: a late duplicate of this image must never touch a finished batch.
-            jobs.discard_outputs(item.job)
-            return "stopped"
-    except InputProblem as problem:
-        batches.record_failure(item, str(problem))
-        outcome = "failed"
-    except SoftTimeLimitExceeded:
-        batches.record_failure(item, "This image took too long to process and was stopped.")
-        outcome = "failed"
-    except Exception:
-        reference = jobs.new_reference()
-        logger.exception("Image %s of job %s failed (reference %s)", item.pk, item.job_id, reference)
-        batches.record_failure(item, f"Something went wrong on our side with this image (reference {reference}).")
-        outcome = "failed"
-    batches.update_progress(item.job_id)
-    return outcome
-
-
-@shared_task(soft_time_limit=300, time_limit=330)
-def finish_image_batch(job_id: str, attempt: int | None = None) -> str:
-    """`attempt`: the batch's attempt whose chord this ends (an older one's leaves a retried batch alone)."""
-    batches.finish(job_id, attempt)
-    return "finished"
 
 
 @shared_task

@@ -11,8 +11,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from reports import tasks
 from reports.engine import dispatch, jobs, leases
+from reports.job_kinds import image_batch
 from reports.models import ImageItem, Job
 from reports.work import batches
 from tests.support import wait_for
@@ -163,7 +163,7 @@ def test_an_image_whose_worker_died_is_queued_again_once_under_its_own_task_and_
         "args": [item.pk],
         "task_id": batches.image_task_id(job.pk, job.attempt, item.pk),
         "group_id": batches.chord_id(job.pk, job.attempt),
-        "chord": tasks.finish_image_batch.si(str(job.pk), job.attempt),  # the same signature as the task's own
+        "chord": image_batch.finish_image_batch.si(str(job.pk), job.attempt),  # the same signature as the task's own
     }]  # fmt: skip
     # While it waits in the queue, later checks leave it alone.
     assert batches.rescue_images() == 0 and len(published) == 1
@@ -209,7 +209,7 @@ def test_a_second_delivery_of_an_image_the_chord_counted_is_ignored(user):
     item = image_in_progress(user, begun_ago=5)
     task_id = batches.image_task_id(item.job.pk, item.job.attempt, item.pk)
     TaskResult.objects.create(task_id=task_id, status="SUCCESS")
-    result = tasks.process_image.apply(args=[item.pk], task_id=task_id)
+    result = image_batch.process_image.apply(args=[item.pk], task_id=task_id)
     assert result.state == "IGNORED"
     item.refresh_from_db()
     assert item.starts == 1  # not begun again
@@ -217,6 +217,6 @@ def test_a_second_delivery_of_an_image_the_chord_counted_is_ignored(user):
 
 def test_an_image_past_its_hard_time_limit_is_failed_so_it_is_never_sent_again(user):
     item = image_in_progress(user, begun_ago=5)
-    tasks.process_image.on_failure(TimeLimitExceeded(150), "some-id", [item.pk], {}, None)
+    image_batch.process_image.on_failure(TimeLimitExceeded(150), "some-id", [item.pk], {}, None)
     item.refresh_from_db()
     assert item.status == ImageItem.Status.FAILED and "took too long" in item.error

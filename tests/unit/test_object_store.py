@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reports.engine import files, jobs
+from reports.job_kinds.image_batch import process_image
 from reports.models import ImageItem, Job
-from reports.tasks import process_image
 from reports.work import batches
 from tests.s3_server import files_under
 from tests.support import HTMX, csv_upload, image_upload, jpeg_bytes, people_csv
