@@ -4,7 +4,6 @@ from django.template.defaultfilters import filesizeformat
 
 from reports import kinds
 from reports.forms import CsvProfileForm
-from reports.models import Job
 
 
 def describe(params: dict) -> str:
@@ -13,7 +12,7 @@ def describe(params: dict) -> str:
 
 CSV_PROFILE = kinds.register(
     kinds.JobKind(
-        name=Job.Kind.CSV_PROFILE,
+        name="csv_profile",
         title="CSV profile",
         description="Upload a CSV file and get every column's type, missing values, distinct values, "
         "statistics, top values and a histogram.",

@@ -49,7 +49,7 @@ def tile_states(job: Job) -> list[str]:
 
 IMAGE_BATCH = kinds.register(
     kinds.JobKind(
-        name=Job.Kind.IMAGE_BATCH,
+        name="image_batch",
         title="Images",
         label="Image batch",
         slug="images",

@@ -2,7 +2,6 @@
 
 from reports import kinds
 from reports.forms import SalesSummaryForm
-from reports.models import Job
 from reports.work import sales_query
 
 
@@ -12,7 +11,7 @@ def describe(params: dict) -> str:
 
 SALES_SUMMARY = kinds.register(
     kinds.JobKind(
-        name=Job.Kind.SALES_SUMMARY,
+        name="sales_summary",
         title="Sales summary",
         description="Revenue, orders and units from the built-in demo shop (500,000 orders over two years), "
         "grouped by region, product or month.",

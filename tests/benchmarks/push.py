@@ -168,7 +168,7 @@ def make_watchers(stack: Stack, count: int) -> list[tuple[str, str]]:
     for user in users:
         client = Client()
         client.force_login(user)
-        job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, status="running", progress=1,
+        job = Job.objects.create(owner=user, kind="sales_summary", status="running", progress=1,
                                  step="Moving", started_at=timezone.now(), heartbeat_at=timezone.now(),
                                  params={"date_from": "2025-01-01", "date_to": "2025-01-31", "group_by": "region",
                                          "metric": "orders"})  # fmt: skip

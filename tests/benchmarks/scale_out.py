@@ -187,7 +187,7 @@ def zip_memory(smoke: bool) -> list[Figure]:
             from reports.models import ImageItem, Job
 
             content = photo(width, height)
-            job = Job.objects.create(owner=stack.user, kind=Job.Kind.IMAGE_BATCH, status=Job.Status.RUNNING)
+            job = Job.objects.create(owner=stack.user, kind="image_batch", status=Job.Status.RUNNING)
             client = s3.client()
             for position in range(1, count + 1):
                 name = f"jobs/{job.pk}/images/{position:03d}.jpg"

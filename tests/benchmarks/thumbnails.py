@@ -65,7 +65,7 @@ def batch_on_workers(paths: list[str]) -> float:
         form = ImageBatchForm(options, MultiValueDict({"images": uploads}), user=stack.user)
         if not form.is_valid():
             raise RuntimeError(f"The batch form refused the photos: {form.errors.as_text()}")
-        job = jobs.create_job(stack.user, Job.Kind.IMAGE_BATCH, **form.job_fields())
+        job = jobs.create_job(stack.user, "image_batch", **form.job_fields())
         wait_until(lambda: Job.objects.get(pk=job.pk).is_finished, 600, "the batch to end")
         job.refresh_from_db()
         if job.status != Job.Status.SUCCEEDED or job.images.exclude(status="done").exists():

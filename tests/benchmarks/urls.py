@@ -24,7 +24,7 @@ def bare(request):
 @require_POST
 @login_required
 def hand_written_start(request):
-    job = Job.objects.create(owner=request.user, kind=Job.Kind.SALES_SUMMARY, params=request.POST.dict())
+    job = Job.objects.create(owner=request.user, kind="sales_summary", params=request.POST.dict())
     transaction.on_commit(lambda: hand_written.delay(str(job.pk)))
     return HttpResponse(f"<p id='job-{job.pk}'>Queued</p>", headers={"HX-Push-Url": job.get_absolute_url()})
 

@@ -20,7 +20,7 @@ def make_job(stack: Stack, status: str = "running", **fields):
     from reports.models import Job
 
     started = timezone.now() if status == "running" else None
-    fields = {"kind": Job.Kind.SALES_SUMMARY, "progress": 40, "step": "Totalling by region", "started_at": started,
+    fields = {"kind": "sales_summary", "progress": 40, "step": "Totalling by region", "started_at": started,
               "heartbeat_at": started, "params": {"date_from": "2025-01-01", "date_to": "2025-01-31",
               "group_by": "region", "metric": "orders"}, **fields}  # fmt: skip
     return Job.objects.create(owner=stack.user, status=status, **fields)
@@ -32,9 +32,9 @@ def fragment_queries(stack: Stack, images: int) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from reports.models import ImageItem, Job
+    from reports.models import ImageItem
 
-    job = make_job(stack, kind=Job.Kind.IMAGE_BATCH, params={"count": images, "options": {}})
+    job = make_job(stack, kind="image_batch", params={"count": images, "options": {}})
     ImageItem.objects.bulk_create(ImageItem(job=job, position=n, source_name=f"{n}.jpg") for n in range(images))
     client = Client(HTTP_HX_REQUEST="true", HTTP_HOST="127.0.0.1")
     client.force_login(stack.user)

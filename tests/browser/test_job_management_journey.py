@@ -20,10 +20,10 @@ def test_my_jobs_updates_running_rows_with_one_poll_and_cancels_filters_and_dele
     page, live_server, user, celery_worker_process
 ):
     done = Job.objects.create(
-        owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS, status=Job.Status.SUCCEEDED,
+        owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.SUCCEEDED,
         finished_at=timezone.now(), notice_shown=True,
     )  # fmt: skip
-    slow = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow"})
+    slow = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow"})
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     sign_in(page, live_server)
@@ -58,7 +58,7 @@ def test_my_jobs_updates_running_rows_with_one_poll_and_cancels_filters_and_dele
 
 def test_the_job_pages_buttons_work_after_polls_replaced_them(page, live_server, user, celery_worker_process):
     """A polled fragment's forms carry no CSRF token of their own: htmx posts the page's."""
-    slow = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow"})
+    slow = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow"})
     sign_in(page, live_server)
     page.goto(f"{live_server.url}/jobs/{slow.pk}/")
     bar = page.locator(f"#job-{slow.pk}").get_by_role("progressbar")
@@ -81,7 +81,7 @@ def test_a_job_that_ends_while_i_am_elsewhere_shows_a_notice_with_a_link(
     page, live_server, user, celery_worker_process
 ):
     sign_in(page, live_server)
-    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow"})
+    job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow"})
     page.goto(f"{live_server.url}/")  # the start page polls for nothing but notices
     notice = page.locator(".notice")
     expect(notice).to_contain_text("Your sales summary is ready", timeout=60_000)

@@ -33,7 +33,7 @@ def nothing_paused(broker):
 
 def test_an_operator_pauses_and_resumes_a_queue_and_finds_anyones_job(page, live_server, user, broker):
     member("olga", "Operators")
-    job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+    job = Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
     jobs.fail(job.pk, "The warehouse table was locked.", "C0FFEE00")
     sign_in(page, live_server, "olga", PASSWORD)
     page.get_by_role("link", name="Operations").click()
@@ -69,7 +69,7 @@ def test_an_operator_counts_confirms_and_watches_a_bulk_delete_to_the_end(
     page, live_server, user, celery_worker_process
 ):
     member("olga", "Operators")
-    finished = [Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+    finished = [Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
                 for _ in range(3)]  # fmt: skip
     for job in finished:
         jobs.fail(job.pk, "The warehouse table was locked.")

@@ -40,7 +40,7 @@ def bar_values_until_the_result(page) -> set[str]:
 
 def test_the_bar_moves_by_push_with_no_polling_while_the_stream_is_open(page, asgi_server, celery_worker_process, user):
     sign_in(page, asgi_server)
-    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:5"})
+    job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:5"})
     seen = watch(page)
     loads = []
     page.on("load", lambda _: loads.append(1))
@@ -57,7 +57,7 @@ def test_the_bar_moves_by_push_with_no_polling_while_the_stream_is_open(page, as
 def test_pushes_a_few_milliseconds_apart_are_none_of_them_lost(page, asgi_server, user):
     """A quick job's last changes come in a burst: a push must not land on a fragment mid-swap."""
     sign_in(page, asgi_server)
-    job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS)  # no worker takes it
+    job = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS)  # no worker takes it
     page.goto(f"{asgi_server.url}/jobs/{job.pk}/")
     expect(page.locator(PUSHED)).to_have_count(1)
     # What a worker writes for a job that takes no time at all, as fast as it can.
@@ -70,7 +70,7 @@ def test_pushes_a_few_milliseconds_apart_are_none_of_them_lost(page, asgi_server
 def test_with_the_stream_blocked_polling_takes_over(page, asgi_server, celery_worker_process, user):
     sign_in(page, asgi_server)
     page.route("**/events/", lambda route: route.abort())  # a proxy that refuses event streams
-    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:4"})
+    job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:4"})
     seen = watch(page)
     page.goto(f"{asgi_server.url}/jobs/{job.pk}/")
     values = bar_values_until_the_result(page)
@@ -90,7 +90,7 @@ def test_when_the_stream_drops_polling_takes_over(page, broker, celery_worker_pr
             route.continue_() if len(opened) == 1 else route.abort()  # it cannot come back
 
         page.route("**/events/", first_stream_only)
-        job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:8"})
+        job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:8"})
         seen = watch(page)
         page.goto(f"{server.url}/jobs/{job.pk}/")
         expect(page.locator(PUSHED)).to_have_count(1)
@@ -106,7 +106,7 @@ def test_when_the_stream_drops_polling_takes_over(page, broker, celery_worker_pr
 
 def test_my_jobs_rows_move_by_push_with_no_polling(page, asgi_server, celery_worker_process, user):
     sign_in(page, asgi_server)
-    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:5"})
+    job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:5"})
     polls = requests_to(page, "/jobs/active-rows/")
     page.goto(f"{asgi_server.url}/jobs/")
     expect(page.locator("#active-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)  # pushed: it waits
@@ -131,7 +131,7 @@ def test_my_jobs_rows_move_by_push_with_no_polling(page, asgi_server, celery_wor
 def test_my_jobs_rows_poll_when_the_stream_is_blocked(page, asgi_server, celery_worker_process, user):
     sign_in(page, asgi_server)
     page.route("**/events/?ids=*", lambda route: route.abort())
-    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:3"})
+    job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:3"})
     polls = requests_to(page, "/jobs/active-rows/")
     page.goto(f"{asgi_server.url}/jobs/")
     expect(page.locator(f"#job-row-{job.pk} .badge--succeeded")).to_be_visible(timeout=30_000)
@@ -140,7 +140,7 @@ def test_my_jobs_rows_poll_when_the_stream_is_blocked(page, asgi_server, celery_
 
 def test_a_notice_arrives_by_push_on_a_page_that_watches_no_job(page, asgi_server, user):
     sign_in(page, asgi_server)
-    job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS)  # no worker takes it
+    job = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS)  # no worker takes it
     polls = requests_to(page, "/notices/")
     page.goto(f"{asgi_server.url}/schedules/")
     expect(page.locator("#notice-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)
@@ -152,7 +152,7 @@ def test_a_notice_arrives_by_push_on_a_page_that_watches_no_job(page, asgi_serve
 
 def test_the_home_pages_running_row_ends_by_push_with_its_notice(page, asgi_server, user):
     sign_in(page, asgi_server)
-    job = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS)  # no worker takes it
+    job = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS)  # no worker takes it
     polls = requests_to(page, "/jobs/active-rows/")
     page.goto(f"{asgi_server.url}/")
     expect(page.locator("#active-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)

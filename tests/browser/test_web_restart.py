@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 
 from project.embedded_redis import free_port
 from reports.engine import jobs
-from reports.models import Job
 from tests.conftest import app_environment, stop_process
 from tests.fault_injection import FAULT
 from tests.support import sign_in, wait_for
@@ -38,7 +37,7 @@ def test_a_polling_page_carries_on_after_the_web_process_restarts(page, broker, 
     server = start_web(broker, port, log_path)
     try:
         sign_in(page, SimpleNamespace(url=f"http://127.0.0.1:{port}"))
-        job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, FAULT: "slow:8"})
+        job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:8"})
         page.goto(f"http://127.0.0.1:{port}/jobs/{job.pk}/")
         loads = []
         page.on("load", lambda _: loads.append(1))

@@ -19,7 +19,7 @@ JOBS = 1_000
 def failed_jobs(owner, count: int, error: str) -> list[Job]:
     now = timezone.now()
     return Job.objects.bulk_create(
-        Job(owner=owner, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS, status=Job.Status.FAILED, step="Failed",
+        Job(owner=owner, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.FAILED, step="Failed",
             error_message=error, error_reference=f"R{number:07d}", created_at=now, finished_at=now)
         for number in range(count)
     )  # fmt: skip

@@ -34,7 +34,7 @@ def send_job(broker_url: str, owner, **params) -> Job:
     The producer app is not made Celery's current app: the suite's own tasks would follow it to
     this test's Redis, which is gone once the test ends.
     """
-    job = Job.objects.create(owner=owner, kind=Job.Kind.SALES_SUMMARY, params={**SALES_PARAMS, **params})
+    job = Job.objects.create(owner=owner, kind="sales_summary", params={**SALES_PARAMS, **params})
     producer = Celery(broker=broker_url, set_as_current=False)
     producer.send_task("reports.tasks.run_report", args=[str(job.pk)], task_id=job.task_id, queue="reports")
     producer.close()
@@ -98,7 +98,7 @@ def test_an_image_that_kills_its_worker_fails_alone_and_the_batch_finishes(own_r
 
     workers()
     options = {"watermark": CRASH_WATERMARK, "quality": 85, "strip_metadata": True}
-    job = Job.objects.create(owner=user, kind=Job.Kind.IMAGE_BATCH, params={"options": options, "count": 1})
+    job = Job.objects.create(owner=user, kind="image_batch", params={"options": options, "count": 1})
     item = ImageItem(job=job, position=1, source_name="poison.jpg", source_bytes=1)
     item.original.save("x", ContentFile(jpeg_bytes(64, 48)), save=True)
     producer = Celery(broker=own_redis.url, set_as_current=False)

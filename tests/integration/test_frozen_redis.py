@@ -55,7 +55,7 @@ def test_a_frozen_redis_costs_a_click_seconds_not_minutes_and_pages_keep_answeri
     assert client.get(f"/jobs/{finished.pk}/events/", timeout=10).status_code == 200
     threads_before = psutil.Process(server.pid).num_threads()
     # A page's stream open across the freeze, on a job no worker will take (it has no message).
-    waiting = Job.objects.create(owner=finished.owner, kind=Job.Kind.SALES_SUMMARY, params=FORM)
+    waiting = Job.objects.create(owner=finished.owner, kind="sales_summary", params=FORM)
     listener = Listener(f"{server.url}/jobs/{waiting.pk}/events/", dict(client.cookies))
     wait_for(lambda: "job" in listener.names(), 10, "the stream's first fragment")
 

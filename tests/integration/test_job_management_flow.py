@@ -25,7 +25,7 @@ def finished(job_id, timeout=90) -> Job:
 
 
 def start_job(owner, **params) -> Job:
-    return jobs.create_job(owner, Job.Kind.SALES_SUMMARY, {**SALES_PARAMS, **params})
+    return jobs.create_job(owner, "sales_summary", {**SALES_PARAMS, **params})
 
 
 def test_cancelling_a_running_job_stops_it_at_its_next_step_and_removes_its_files(
@@ -72,7 +72,7 @@ def test_beat_fails_a_job_whose_worker_vanished(celery_worker_process, celery_be
     # Running, but nothing has written progress for longer than the 30-minute limit: its worker is gone.
     stale = timezone.now() - timedelta(minutes=31)
     job = Job.objects.create(
-        owner=user, kind=Job.Kind.SALES_SUMMARY, params=SALES_PARAMS, status=Job.Status.RUNNING,
+        owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING,
         started_at=stale, heartbeat_at=stale,
     )  # fmt: skip
     job = finished(job.pk, timeout=60)
@@ -83,7 +83,7 @@ def test_beat_fails_a_job_whose_worker_vanished(celery_worker_process, celery_be
 
 def test_beat_runs_a_due_schedule_as_an_ordinary_job_of_its_owner(celery_worker_process, celery_beat_process, user):
     schedule = schedules.save_schedule(
-        user, "Every minute", Job.Kind.SALES_SUMMARY, SALES_PARAMS,
+        user, "Every minute", "sales_summary", SALES_PARAMS,
         schedules.Timing("crontab", "Europe/Paris", crontab_expression="* * * * *"), False,
     )  # fmt: skip
     # Last run two minutes ago: due at once, so the test does not wait for the next minute.
@@ -102,7 +102,7 @@ def test_beat_runs_a_due_schedule_as_an_ordinary_job_of_its_owner(celery_worker_
 def test_the_finished_email_is_sent_by_the_worker(celery_worker_process, user):
     user.email = "ada@example.com"
     user.save()
-    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, SALES_PARAMS, notify_by_email=True)
+    job = jobs.create_job(user, "sales_summary", SALES_PARAMS, notify_by_email=True)
     assert finished(job.pk).status == Job.Status.SUCCEEDED
     # The console backend (the development default) prints the message in the worker's log.
     log = wait_for(lambda: (text := celery_worker_process.log_path.read_text()) and f"/jobs/{job.pk}/" in text and text,

@@ -166,7 +166,7 @@ def test_an_image_whose_worker_is_killed_runs_again_on_the_other_worker_and_the_
     pool = [workers(f"w{n}", concurrency=1, **QUICK) for n in range(2)]
     beat(**QUICK)
     options = {"watermark": SLOW_WATERMARK, "quality": 85, "strip_metadata": True}
-    job = Job.objects.create(owner=user, kind=Job.Kind.IMAGE_BATCH, params={"options": options, "count": 4})
+    job = Job.objects.create(owner=user, kind="image_batch", params={"options": options, "count": 4})
     for position in range(1, 5):
         item = ImageItem(job=job, position=position, source_name=f"{position}.jpg", source_bytes=1)
         item.original.save("original", ContentFile(jpeg_bytes(64, 48)), save=True)

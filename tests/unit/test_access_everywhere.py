@@ -38,7 +38,7 @@ def app_urls() -> list[URLPattern]:
 def owned(user, settings):
     """One of each thing the user owns: a finished job with a download and an image, a schedule."""
     job = Job.objects.create(
-        owner=user, kind=Job.Kind.IMAGE_BATCH, params={"options": {}, "count": 1}, status=Job.Status.SUCCEEDED,
+        owner=user, kind="image_batch", params={"options": {}, "count": 1}, status=Job.Status.SUCCEEDED,
         finished_at=timezone.now(),
     )  # fmt: skip
     artifact = jobs.save_artifact(job, "report.csv", "CSV", "text/csv", b"a\n")
@@ -48,7 +48,7 @@ def owned(user, settings):
     item.preview.save("001-preview.jpg", ContentFile(jpeg_bytes(16, 12)), save=False)
     item.save()
     timing = schedules.Timing("daily", "UTC", timezone.now().time().replace(microsecond=0))
-    schedule = schedules.save_schedule(user, "Mine", Job.Kind.SALES_SUMMARY, PARAMS, timing, False)
+    schedule = schedules.save_schedule(user, "Mine", "sales_summary", PARAMS, timing, False)
     return {"job_id": job.pk, "name": artifact.name, "position": 1, "schedule_id": schedule.pk, "slug": "sales-summary",
             "queue": "reports", "action": "pause", "worker": "w1@host", "task_id": schedule.periodic_task_id,
             "bulk_id": job.pk}  # fmt: skip

@@ -21,7 +21,7 @@ def empty_queue(broker):
 
 
 def batch_with_one_done_image(owner) -> tuple[Job, ImageItem]:
-    job = Job.objects.create(owner=owner, kind=Job.Kind.IMAGE_BATCH, status=Job.Status.RUNNING, params={"count": 1})
+    job = Job.objects.create(owner=owner, kind="image_batch", status=Job.Status.RUNNING, params={"count": 1})
     batches.add_items(job, [image_upload(jpeg_bytes(), "cat.jpg")])
     item = job.images.get()
     encoded = EncodedImage(b"RIFF....WEBPVP8 ", "WEBP", 10, 10)
@@ -35,7 +35,7 @@ def test_a_batch_creates_one_pending_item_per_file_under_generated_names(owner_c
     response = owner_client.post("/reports/images/", {**OPTIONS, "images": files, "thumbnail_sizes": ["128"]})
     assert response.status_code == 303
     job = Job.objects.get(owner=user)
-    assert job.kind == Job.Kind.IMAGE_BATCH and job.params["count"] == 2
+    assert job.kind == "image_batch" and job.params["count"] == 2
     assert job.params["options"]["thumbnail_sizes"] == [128]
     items = list(job.images.all())
     assert [i.source_name for i in items] == ["passwd.jpg", "b.jpg"]  # Django keeps only the base name
@@ -116,7 +116,7 @@ def test_the_running_batch_fragment_shows_a_tile_per_image_in_constant_queries(
 
 
 def test_a_preview_is_served_as_the_format_it_is_in(owner_client, user):
-    job = Job.objects.create(owner=user, kind=Job.Kind.IMAGE_BATCH, status=Job.Status.RUNNING, params={"count": 2})
+    job = Job.objects.create(owner=user, kind="image_batch", status=Job.Status.RUNNING, params={"count": 2})
     batches.add_items(job, [image_upload(jpeg_bytes(), "small.jpg"), image_upload(jpeg_bytes(), "large.jpg")])
     small, large = job.images.all()
     output = EncodedImage(jpeg_bytes(300, 200), "JPEG", 300, 200)  # small: it is its own preview
@@ -128,7 +128,7 @@ def test_a_preview_is_served_as_the_format_it_is_in(owner_client, user):
 
 
 def test_client_file_names_are_escaped_and_cleaned_for_the_zip(user):
-    job = Job.objects.create(owner=user, kind=Job.Kind.IMAGE_BATCH, params={})
+    job = Job.objects.create(owner=user, kind="image_batch", params={})
     batches.add_items(job, [image_upload(jpeg_bytes(16, 16), "<script>x</script>\x07.jpg")])
     item = job.images.get()
     item.output.name = "jobs/x/images/001.webp"

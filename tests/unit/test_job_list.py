@@ -13,8 +13,8 @@ pytestmark = pytest.mark.django_db
 PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
 
 
-def make_job(owner, status=Job.Status.SUCCEEDED, kind=Job.Kind.SALES_SUMMARY) -> Job:
-    params = PARAMS if kind == Job.Kind.SALES_SUMMARY else {"source_name": "people.csv", "source_size": 10}
+def make_job(owner, status=Job.Status.SUCCEEDED, kind="sales_summary") -> Job:
+    params = PARAMS if kind == "sales_summary" else {"source_name": "people.csv", "source_size": 10}
     return Job.objects.create(owner=owner, kind=kind, params=params, status=status)
 
 
@@ -25,7 +25,7 @@ def test_anonymous_visitors_are_asked_to_sign_in(client):
 
 
 def test_my_jobs_lists_only_mine_newest_first(owner_client, user, other_user):
-    older, newer = make_job(user), make_job(user, kind=Job.Kind.CSV_PROFILE)
+    older, newer = make_job(user), make_job(user, kind="csv_profile")
     theirs = make_job(other_user)
     content = owner_client.get(reverse("job_list")).content.decode()
     assert content.index(f"job-row-{newer.pk}") < content.index(f"job-row-{older.pk}")
@@ -34,7 +34,7 @@ def test_my_jobs_lists_only_mine_newest_first(owner_client, user, other_user):
 
 def test_filters_by_kind_and_status(owner_client, user):
     sales = make_job(user)
-    failed_profile = make_job(user, Job.Status.FAILED, Job.Kind.CSV_PROFILE)
+    failed_profile = make_job(user, Job.Status.FAILED, "csv_profile")
     content = owner_client.get(reverse("job_list"), {"kind": "csv_profile", "status": "failed"}).content.decode()
     assert f"job-row-{failed_profile.pk}" in content and f"job-row-{sales.pk}" not in content
 

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def make_job(user, status=Job.Status.QUEUED, **fields) -> Job:
-    return Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params={}, status=status, **fields)
+    return Job.objects.create(owner=user, kind="sales_summary", params={}, status=status, **fields)
 
 
 def test_a_queued_job_starts_running(user):
@@ -118,7 +118,7 @@ def queue_length(broker, queue="reports") -> int:
 @pytest.mark.django_db(transaction=True)
 def test_creating_a_job_enqueues_it_on_the_reports_queue_after_commit(user, broker):
     before = queue_length(broker)
-    job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {"group_by": "region"})
+    job = jobs.create_job(user, "sales_summary", {"group_by": "region"})
     assert job.status == Job.Status.QUEUED
     assert queue_length(broker) == before + 1
     message = redis.Redis.from_url(broker.url).lindex("reports", 0)
@@ -132,7 +132,7 @@ def test_a_job_is_not_enqueued_when_its_transaction_rolls_back(user, broker):
 
     before = queue_length(broker)
     with pytest.raises(RuntimeError), transaction.atomic():
-        jobs.create_job(user, Job.Kind.SALES_SUMMARY, {})
+        jobs.create_job(user, "sales_summary", {})
         raise RuntimeError("the view failed after creating the job")
     assert queue_length(broker) == before
     assert not Job.objects.exists()
@@ -143,7 +143,7 @@ def test_broker_down_fails_the_job_quickly_with_a_clear_message(user, broker):
     broker.stop()
     try:
         started = time.monotonic()
-        job = jobs.create_job(user, Job.Kind.SALES_SUMMARY, {})
+        job = jobs.create_job(user, "sales_summary", {})
         took = time.monotonic() - started
     finally:
         broker.start(port=broker.port)

@@ -53,7 +53,7 @@ def scrape(client, **headers) -> dict[tuple, float]:
     }
 
 
-def job(owner, kind=Job.Kind.SALES_SUMMARY, status=Job.Status.SUCCEEDED, wait=None, run=None, ago=timedelta(minutes=5)):
+def job(owner, kind="sales_summary", status=Job.Status.SUCCEEDED, wait=None, run=None, ago=timedelta(minutes=5)):
     """A job that finished `ago`, after waiting `wait` seconds and running `run` seconds."""
     now = timezone.now()
     finished_at = now - ago if status in Job.FINAL_STATUSES else None
@@ -77,7 +77,7 @@ def test_jobs_are_counted_by_kind_and_status_with_zeros_for_the_rest(client, use
     job(user, status=Job.Status.QUEUED)
     job(user, status=Job.Status.QUEUED)
     job(user, status=Job.Status.RUNNING, run=1)
-    job(user, kind=Job.Kind.CSV_PROFILE, status=Job.Status.FAILED, run=1)
+    job(user, kind="csv_profile", status=Job.Status.FAILED, run=1)
     samples = scrape(client)
     jobs = {key[1:]: value for key, value in samples.items() if key[0] == "offload_jobs"}
     assert jobs[(("kind", "sales_summary"), ("status", "queued"))] == 2

@@ -16,7 +16,7 @@ PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "regio
 
 
 def make_job(owner, status=Job.Status.RUNNING, **fields) -> Job:
-    return Job.objects.create(owner=owner, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=status, **fields)
+    return Job.objects.create(owner=owner, kind="sales_summary", params=PARAMS, status=status, **fields)
 
 
 def finish(job: Job) -> None:

@@ -31,7 +31,7 @@ def empty_queue(broker):
 
 
 def failed_job(owner) -> Job:
-    job = Job.objects.create(owner=owner, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+    job = Job.objects.create(owner=owner, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
     jobs.fail(
         job.pk, "Something went wrong on our side.", "C0FFEE00", detail="Traceback: ZeroDivisionError in sales.py"
     )
@@ -78,7 +78,7 @@ def test_the_owner_sees_the_sentence_but_never_the_traceback(owner_client, user)
 
 
 def test_admin_cancels_and_runs_jobs_again(staff_client, user, django_capture_on_commit_callbacks):
-    running = Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+    running = Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
     url = reverse("admin:reports_job_changelist")
     staff_client.post(url, {"action": "cancel_jobs", "_selected_action": [running.pk]})
     running.refresh_from_db()

@@ -53,7 +53,7 @@ def beat_task(db):
 
 
 def failed_job(owner, reference="C0FFEE00") -> Job:
-    job = Job.objects.create(owner=owner, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+    job = Job.objects.create(owner=owner, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
     jobs.fail(job.pk, "The warehouse table was locked.", reference, detail="Traceback: LockTimeout in sales.py")
     return job
 

@@ -29,7 +29,7 @@ def empty_queue(broker):
 
 
 def make_schedule(owner, timing=DAILY_AT_7, name="Morning sales", **kwargs) -> ReportSchedule:
-    return schedules.save_schedule(owner, name, Job.Kind.SALES_SUMMARY, PARAMS, timing, False, **kwargs)
+    return schedules.save_schedule(owner, name, "sales_summary", PARAMS, timing, False, **kwargs)
 
 
 # --- Stored where beat and the admin see them -------------------------------------------------
@@ -72,7 +72,7 @@ def test_editing_changes_the_same_periodic_task_and_drops_an_unused_crontab(user
     schedule = make_schedule(user)
     old_crontab = schedule.periodic_task.crontab_id
     schedules.save_schedule(
-        user, "Evening sales", Job.Kind.SALES_SUMMARY, PARAMS, schedules.Timing("daily", "UTC", time(19, 0)), True,
+        user, "Evening sales", "sales_summary", PARAMS, schedules.Timing("daily", "UTC", time(19, 0)), True,
         schedule=schedule,
     )  # fmt: skip
     assert PeriodicTask.objects.filter(task=schedules.TASK_NAME).count() == 1
@@ -107,7 +107,7 @@ def test_a_scheduled_run_makes_an_ordinary_job_owned_by_the_owner(user, django_c
     with django_capture_on_commit_callbacks(execute=True):
         job_id = run_scheduled_report(str(schedule.pk))
     job = Job.objects.get(pk=job_id)
-    assert job.owner == user and job.kind == Job.Kind.SALES_SUMMARY and job.params == PARAMS
+    assert job.owner == user and job.kind == "sales_summary" and job.params == PARAMS
     assert job.schedule == schedule and job.status == Job.Status.QUEUED
     schedule.refresh_from_db()
     assert schedule.last_job == job and schedule.last_run_at and not schedule.last_skip_reason
@@ -115,7 +115,7 @@ def test_a_scheduled_run_makes_an_ordinary_job_owned_by_the_owner(user, django_c
 
 def test_a_scheduled_run_at_the_active_job_limit_is_skipped_and_says_so(user, settings):
     settings.OFFLOAD_MAX_ACTIVE_JOBS = 1
-    Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params=PARAMS, status=Job.Status.RUNNING)
+    Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
     schedule = make_schedule(user)
     assert run_scheduled_report(str(schedule.pk)) == "skipped"
     schedule.refresh_from_db()

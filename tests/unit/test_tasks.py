@@ -22,16 +22,16 @@ def small_demo_data(settings):
 
 
 def replace_run(monkeypatch, run):
-    kind = kinds.get(Job.Kind.SALES_SUMMARY)
+    kind = kinds.get("sales_summary")
     monkeypatch.setitem(kinds.REGISTRY, kind.name, dataclasses.replace(kind, run=run))
 
 
 def sales_job(user, **params) -> Job:
-    return Job.objects.create(owner=user, kind=Job.Kind.SALES_SUMMARY, params={**SALES_PARAMS, **params})
+    return Job.objects.create(owner=user, kind="sales_summary", params={**SALES_PARAMS, **params})
 
 
 def profile_job(user, content: bytes) -> Job:
-    job = Job(owner=user, kind=Job.Kind.CSV_PROFILE, params={"source_name": "x.csv", "separator": ","})
+    job = Job(owner=user, kind="csv_profile", params={"source_name": "x.csv", "separator": ","})
     job.input_file.save("ignored-client-name.csv", ContentFile(content), save=False)
     job.save()
     return job
