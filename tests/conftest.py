@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -26,6 +27,13 @@ def broker(tmp_path_factory):
     celery_app.conf.broker_url = server.url
     yield server
     server.stop()
+
+
+@pytest.fixture
+def empty_broker(broker):
+    """For tests that leave messages on the broker (actions that queue tasks no worker here takes)."""
+    yield
+    redis.Redis.from_url(broker.url).flushdb()
 
 
 @pytest.fixture(scope="session", autouse=True)

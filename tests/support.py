@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+# A sales summary's parameters, for tests that need a job of some kind and do not care which.
+SALES_PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
 
 
 def wait_for(

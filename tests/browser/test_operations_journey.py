@@ -9,12 +9,11 @@ from playwright.sync_api import expect
 from reports.engine import jobs
 from reports.models import AuditEntry, Job
 from reports.operations import controls
-from tests.support import sign_in
+from tests.support import SALES_PARAMS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery"
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
 
 
 def member(name: str, group: str):
@@ -33,7 +32,7 @@ def nothing_paused(broker):
 
 def test_an_operator_pauses_and_resumes_a_queue_and_finds_anyones_job(page, live_server, user, broker):
     member("olga", "Operators")
-    job = Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
+    job = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
     jobs.fail(job.pk, "The warehouse table was locked.", "C0FFEE00")
     sign_in(page, live_server, "olga", PASSWORD)
     page.get_by_role("link", name="Operations").click()
@@ -69,7 +68,7 @@ def test_an_operator_counts_confirms_and_watches_a_bulk_delete_to_the_end(
     page, live_server, user, celery_worker_process
 ):
     member("olga", "Operators")
-    finished = [Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
+    finished = [Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
                 for _ in range(3)]  # fmt: skip
     for job in finished:
         jobs.fail(job.pk, "The warehouse table was locked.")

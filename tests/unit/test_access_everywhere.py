@@ -11,11 +11,10 @@ from django.utils import timezone
 from reports.engine import jobs, schedules
 from reports.models import ImageItem, Job
 from reports.urls import urlpatterns
-from tests.support import HTMX, jpeg_bytes
+from tests.support import HTMX, SALES_PARAMS, jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
 # URLs that hold no one's data, so they have nothing to hide from a signed-in user.
 PUBLIC_TO_SIGNED_IN = {
     "home", "report_form", "job_list", "active_job_rows", "schedule_list", "schedule_new", "notices", "user_events",
@@ -48,7 +47,7 @@ def owned(user, settings):
     item.preview.save("001-preview.jpg", ContentFile(jpeg_bytes(16, 12)), save=False)
     item.save()
     timing = schedules.Timing("daily", "UTC", timezone.now().time().replace(microsecond=0))
-    schedule = schedules.save_schedule(user, "Mine", "sales_summary", PARAMS, timing, False)
+    schedule = schedules.save_schedule(user, "Mine", "sales_summary", SALES_PARAMS, timing, False)
     return {"job_id": job.pk, "name": artifact.name, "position": 1, "schedule_id": schedule.pk, "slug": "sales-summary",
             "queue": "reports", "action": "pause", "worker": "w1@host", "task_id": schedule.periodic_task_id,
             "bulk_id": job.pk}  # fmt: skip
@@ -107,7 +106,7 @@ def test_every_state_changing_request_needs_the_csrf_token(user, owned):
     strict.force_login(user)
     for pattern in app_urls():
         url = url_for(pattern, owned)
-        response = strict.post(url, {**PARAMS, "name": "x", "frequency": "daily", "time_of_day": "07:00"}, **HTMX)
+        response = strict.post(url, {**SALES_PARAMS, "name": "x", "frequency": "daily", "time_of_day": "07:00"}, **HTMX)
         if response.status_code == 405:
             continue  # GET only: changes nothing
         assert response.status_code == 403, f"POST {url} without a token gave {response.status_code}"

@@ -6,15 +6,13 @@ import pytest
 from django.urls import reverse
 
 from reports.models import Job
-from tests.support import HTMX
+from tests.support import HTMX, SALES_PARAMS
 
 pytestmark = pytest.mark.django_db
 
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
-
 
 def make_job(owner, status=Job.Status.SUCCEEDED, kind="sales_summary") -> Job:
-    params = PARAMS if kind == "sales_summary" else {"source_name": "people.csv", "source_size": 10}
+    params = SALES_PARAMS if kind == "sales_summary" else {"source_name": "people.csv", "source_size": 10}
     return Job.objects.create(owner=owner, kind=kind, params=params, status=status)
 
 

@@ -18,12 +18,12 @@ from reports import kinds
 from reports.live import streams
 from reports.models import Job
 from reports.operations import overview
+from tests.support import SALES_PARAMS
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = secrets.token_urlsafe(24)  # made per run: no token-like literal in the repository
 BEARER = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +60,7 @@ def job(owner, kind="sales_summary", status=Job.Status.SUCCEEDED, wait=None, run
     started_at = (finished_at or now) - timedelta(seconds=run) if run is not None else None
     created_at = (started_at or finished_at or now) - timedelta(seconds=wait or 0)
     return Job.objects.create(
-        owner=owner, kind=kind, params=PARAMS, status=status,
+        owner=owner, kind=kind, params=SALES_PARAMS, status=status,
         created_at=created_at, started_at=started_at, finished_at=finished_at,
     )  # fmt: skip
 

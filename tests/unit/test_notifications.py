@@ -8,15 +8,13 @@ from django.utils import timezone
 from reports.engine import jobs
 from reports.engine.notifications import send_job_email
 from reports.models import Job
-from tests.support import HTMX
+from tests.support import HTMX, SALES_PARAMS
 
 pytestmark = pytest.mark.django_db
 
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
-
 
 def make_job(owner, status=Job.Status.RUNNING, **fields) -> Job:
-    return Job.objects.create(owner=owner, kind="sales_summary", params=PARAMS, status=status, **fields)
+    return Job.objects.create(owner=owner, kind="sales_summary", params=SALES_PARAMS, status=status, **fields)
 
 
 def finish(job: Job) -> None:
@@ -75,7 +73,7 @@ def test_asking_for_the_email_is_stored_on_the_job(owner_client, user, settings)
     settings.OFFLOAD_DEMO_ORDERS = 5_000
     user.email = "ada@example.com"
     user.save()
-    owner_client.post(reverse("report_form", args=["sales-summary"]), {**PARAMS, "notify_by_email": "on"})
+    owner_client.post(reverse("report_form", args=["sales-summary"]), {**SALES_PARAMS, "notify_by_email": "on"})
     assert Job.objects.get(owner=user).notify_by_email
 
 

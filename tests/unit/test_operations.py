@@ -9,11 +9,9 @@ from django.urls import reverse
 
 from reports.engine import jobs
 from reports.models import Job
-from tests.support import HTMX
+from tests.support import HTMX, SALES_PARAMS
 
 pytestmark = pytest.mark.django_db
-
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
 
 
 @pytest.fixture
@@ -31,7 +29,7 @@ def empty_queue(broker):
 
 
 def failed_job(owner) -> Job:
-    job = Job.objects.create(owner=owner, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
+    job = Job.objects.create(owner=owner, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
     jobs.fail(
         job.pk, "Something went wrong on our side.", "C0FFEE00", detail="Traceback: ZeroDivisionError in sales.py"
     )
@@ -78,7 +76,7 @@ def test_the_owner_sees_the_sentence_but_never_the_traceback(owner_client, user)
 
 
 def test_admin_cancels_and_runs_jobs_again(staff_client, user, django_capture_on_commit_callbacks):
-    running = Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
+    running = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
     url = reverse("admin:reports_job_changelist")
     staff_client.post(url, {"action": "cancel_jobs", "_selected_action": [running.pk]})
     running.refresh_from_db()
@@ -86,7 +84,7 @@ def test_admin_cancels_and_runs_jobs_again(staff_client, user, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(url, {"action": "run_jobs_again", "_selected_action": [running.pk]})
     again = Job.objects.exclude(pk=running.pk).get()
-    assert again.owner == user and again.params == PARAMS and again.status == Job.Status.QUEUED
+    assert again.owner == user and again.params == SALES_PARAMS and again.status == Job.Status.QUEUED
 
 
 def test_admin_lists_jobs_and_schedules_with_filters(staff_client, user):

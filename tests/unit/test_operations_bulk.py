@@ -5,7 +5,6 @@ the audit log."""
 from datetime import date, timedelta
 
 import pytest
-import redis
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
@@ -17,17 +16,9 @@ from reports.engine import jobs
 from reports.models import AuditEntry, BulkAction, ImageItem, Job
 from reports.operations import bulk
 from reports.operations.bulk import JobFilter
-from tests.support import HTMX
+from tests.support import HTMX, SALES_PARAMS
 
-pytestmark = pytest.mark.django_db
-
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
-
-
-@pytest.fixture(autouse=True)
-def empty_broker(broker):
-    yield
-    redis.Redis.from_url(broker.url).flushdb()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_broker")]
 
 
 def member_of(client, group: str, username: str):
@@ -44,7 +35,7 @@ def operator(client):
 
 
 def make(owner, status=Job.Status.QUEUED, kind="sales_summary", error="", created_days_ago=0) -> Job:
-    job = Job.objects.create(owner=owner, kind=kind, params=PARAMS, status=Job.Status.RUNNING)
+    job = Job.objects.create(owner=owner, kind=kind, params=SALES_PARAMS, status=Job.Status.RUNNING)
     if status == Job.Status.FAILED:
         jobs.fail(job.pk, error or "The warehouse table was locked.", detail="Traceback: LockTimeout")
     elif status == Job.Status.SUCCEEDED:

@@ -14,17 +14,9 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from reports.engine import jobs
 from reports.models import AuditEntry, Job
 from reports.operations import controls, recurring
-from tests.support import HTMX
+from tests.support import HTMX, SALES_PARAMS
 
-pytestmark = pytest.mark.django_db
-
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
-
-
-@pytest.fixture(autouse=True)
-def empty_broker(broker):
-    yield
-    redis.Redis.from_url(broker.url).flushdb()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_broker")]
 
 
 def member_of(client, group: str | None, **fields):
@@ -53,7 +45,7 @@ def beat_task(db):
 
 
 def failed_job(owner, reference="C0FFEE00") -> Job:
-    job = Job.objects.create(owner=owner, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
+    job = Job.objects.create(owner=owner, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
     jobs.fail(job.pk, "The warehouse table was locked.", reference, detail="Traceback: LockTimeout in sales.py")
     return job
 

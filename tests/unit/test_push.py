@@ -15,15 +15,13 @@ from reports.engine import events, jobs
 from reports.live.fragments import job_context
 from reports.live.streams import sse
 from reports.models import Job
-from tests.support import HTMX
+from tests.support import HTMX, SALES_PARAMS
 
 pytestmark = pytest.mark.django_db
 
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
-
 
 def running_job(user) -> Job:
-    return Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
+    return Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
 
 
 def test_an_event_gives_every_line_of_html_its_own_data_field():
@@ -138,7 +136,7 @@ def asgi_client(user) -> AsyncClient:
 
 def test_under_asgi_my_jobs_opens_one_stream_for_its_running_rows(user):
     running = running_job(user)
-    Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.SUCCEEDED)
+    Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.SUCCEEDED)
     page = async_to_sync(asgi_client(user).get)(reverse("job_list")).content.decode()
     assert page.count("sse-connect") == 1
     assert f'sse-connect="/events/?ids={running.pk}"' in page and 'sse-swap="update"' in page

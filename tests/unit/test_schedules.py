@@ -13,12 +13,11 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from reports.engine import schedules
 from reports.models import Job, ReportSchedule
 from reports.tasks import run_scheduled_report
-from tests.support import HTMX
+from tests.support import HTMX, SALES_PARAMS
 
 pytestmark = pytest.mark.django_db
 
-PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
-FORM = {**PARAMS, "name": "Monday numbers", "time_zone": "Europe/Paris"}
+FORM = {**SALES_PARAMS, "name": "Monday numbers", "time_zone": "Europe/Paris"}
 DAILY_AT_7 = schedules.Timing("daily", "Europe/Paris", time(7, 0))
 
 
@@ -29,7 +28,7 @@ def empty_queue(broker):
 
 
 def make_schedule(owner, timing=DAILY_AT_7, name="Morning sales", **kwargs) -> ReportSchedule:
-    return schedules.save_schedule(owner, name, "sales_summary", PARAMS, timing, False, **kwargs)
+    return schedules.save_schedule(owner, name, "sales_summary", SALES_PARAMS, timing, False, **kwargs)
 
 
 # --- Stored where beat and the admin see them -------------------------------------------------
@@ -72,7 +71,7 @@ def test_editing_changes_the_same_periodic_task_and_drops_an_unused_crontab(user
     schedule = make_schedule(user)
     old_crontab = schedule.periodic_task.crontab_id
     schedules.save_schedule(
-        user, "Evening sales", "sales_summary", PARAMS, schedules.Timing("daily", "UTC", time(19, 0)), True,
+        user, "Evening sales", "sales_summary", SALES_PARAMS, schedules.Timing("daily", "UTC", time(19, 0)), True,
         schedule=schedule,
     )  # fmt: skip
     assert PeriodicTask.objects.filter(task=schedules.TASK_NAME).count() == 1
@@ -107,7 +106,7 @@ def test_a_scheduled_run_makes_an_ordinary_job_owned_by_the_owner(user, django_c
     with django_capture_on_commit_callbacks(execute=True):
         job_id = run_scheduled_report(str(schedule.pk))
     job = Job.objects.get(pk=job_id)
-    assert job.owner == user and job.kind == "sales_summary" and job.params == PARAMS
+    assert job.owner == user and job.kind == "sales_summary" and job.params == SALES_PARAMS
     assert job.schedule == schedule and job.status == Job.Status.QUEUED
     schedule.refresh_from_db()
     assert schedule.last_job == job and schedule.last_run_at and not schedule.last_skip_reason
@@ -115,7 +114,7 @@ def test_a_scheduled_run_makes_an_ordinary_job_owned_by_the_owner(user, django_c
 
 def test_a_scheduled_run_at_the_active_job_limit_is_skipped_and_says_so(user, settings):
     settings.OFFLOAD_MAX_ACTIVE_JOBS = 1
-    Job.objects.create(owner=user, kind="sales_summary", params=PARAMS, status=Job.Status.RUNNING)
+    Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
     schedule = make_schedule(user)
     assert run_scheduled_report(str(schedule.pk)) == "skipped"
     schedule.refresh_from_db()
@@ -139,7 +138,9 @@ def test_creating_a_daily_schedule_from_the_form(owner_client, user):
     response = owner_client.post(reverse("schedule_new"), {**FORM, "frequency": "daily", "time_of_day": "07:00"})
     assert response.status_code == 303 and response["Location"] == reverse("schedule_list")
     schedule = ReportSchedule.objects.get(owner=user)
-    assert schedule.params == PARAMS and schedule.time_zone == "Europe/Paris" and schedule.time_of_day == time(7, 0)
+    assert (
+        schedule.params == SALES_PARAMS and schedule.time_zone == "Europe/Paris" and schedule.time_of_day == time(7, 0)
+    )
     page = owner_client.get(reverse("schedule_list")).content.decode()
     assert "Monday numbers" in page and "Every day at 07:00 (Europe/Paris)" in page
     assert ", 07:00</time>" in page  # the next run in the schedule's zone, not the server's
