@@ -68,6 +68,9 @@ class JobKind:
     reset_inputs: "Callable[[Job], None] | None" = None  # an operator's retry: inputs as new
     live_partial: str = ""  # shown under the bar while it runs
     etag_state: "Callable[[Job], Any] | None" = None  # what else the live fragment shows
+    # With leased=False: beat's rescue check calls it to send again the kind's own leased work
+    # whose worker died (an image batch's images); it returns how many it sent.
+    rescue: "Callable[[], int] | None" = None
 
     def __post_init__(self):
         if not self.slug:

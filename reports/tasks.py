@@ -17,7 +17,6 @@ from reports.engine.problems import InputProblem
 from reports.models import BulkAction, Job
 from reports.operations import bulk as bulk_actions
 from reports.operations import performance
-from reports.work import batches
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +115,8 @@ def fail_lost_jobs() -> int:
 @shared_task
 def rescue_jobs() -> int:
     """Beat runs this every few seconds: a job whose worker died runs again as its next attempt,
-    and an image whose worker died is queued again."""
-    return jobs.rescue_orphans() + batches.rescue_images()
+    and a kind's own leased work whose worker died (an image batch's images) is sent again."""
+    return jobs.rescue_orphans() + sum(kind.rescue() for kind in kinds.all_kinds() if kind.rescue)
 
 
 @shared_task

@@ -1,9 +1,41 @@
 """The CSV profile: every column of an uploaded CSV file described."""
 
+from django import forms
+from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from reports import kinds
-from reports.forms import CsvProfileForm
+from reports.forms import ReportForm
+from reports.work import csv_sample
+
+
+class CsvProfileForm(ReportForm):
+    file = forms.FileField(
+        label="CSV file",
+        help_text=f"UTF-8 text with a header row; up to {settings.OFFLOAD_MAX_UPLOAD_MB} MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,text/csv"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.OFFLOAD_MAX_UPLOAD_MB * 1024 * 1024
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+            )
+        upload.seek(0)
+        sample = upload.read(csv_sample.SAMPLE_BYTES)
+        upload.seek(0)
+        try:
+            self.layout = csv_sample.inspect_sample(sample, is_whole_file=len(sample) >= upload.size)
+        except csv_sample.CsvProblem as problem:
+            raise forms.ValidationError(str(problem)) from None
+        return upload
+
+    def job_inputs(self) -> dict:
+        upload = self.cleaned_data["file"]
+        params = {"source_name": upload.name[:200], "source_size": upload.size, "separator": self.layout.separator}
+        return {"params": params, "input_file": upload}
 
 
 def describe(params: dict) -> str:

@@ -11,18 +11,100 @@ import logging
 
 from celery import Task, chord, shared_task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
+from django import forms
 from django.conf import settings
 from django.db.models import prefetch_related_objects
+from django.template.defaultfilters import filesizeformat
 
 from reports import kinds
 from reports.engine import jobs, leases
 from reports.engine.files import local_path
 from reports.engine.problems import InputProblem
-from reports.forms import ImageBatchForm
+from reports.forms import ReportForm
 from reports.models import ImageItem, Job
 from reports.work import batches, imaging
 
 logger = logging.getLogger(__name__)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one <input type=file multiple> (Django's documented pattern)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, (list, tuple)) else [data] if data else []
+        if not files and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        return [super(MultipleFileField, self).clean(upload, initial) for upload in files]
+
+
+THUMBNAIL_SIZES = [(128, "128 px"), (256, "256 px"), (512, "512 px"), (1024, "1024 px")]
+FORMAT_CHOICES = [("", "Keep the original format"), ("JPEG", "JPEG"), ("PNG", "PNG"), ("WEBP", "WebP")] + (
+    [("AVIF", "AVIF")] if imaging.avif_supported() else []
+)
+
+
+class ImageBatchForm(ReportForm):
+    images = MultipleFileField(label="Images", allow_empty_file=True)
+    max_width = forms.IntegerField(label="Fit within width (px)", required=False, min_value=16, max_value=10_000)
+    max_height = forms.IntegerField(label="Fit within height (px)", required=False, min_value=16, max_value=10_000)
+    thumbnail_sizes = forms.TypedMultipleChoiceField(
+        label="Also make thumbnails", choices=THUMBNAIL_SIZES, coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
+    output_format = forms.ChoiceField(label="Format", choices=FORMAT_CHOICES, required=False)
+    quality = forms.IntegerField(label="Quality (1–100)", min_value=1, max_value=100, initial=85)
+    grayscale = forms.BooleanField(label="Grayscale", required=False)
+    watermark = forms.CharField(label="Watermark text", max_length=60, required=False, strip=True)
+    strip_metadata = forms.BooleanField(
+        label="Remove metadata (GPS, camera)", required=False, initial=True,
+        help_text="Images are turned upright by their EXIF orientation first.",
+    )  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["images"].help_text = (
+            f"Up to {settings.OFFLOAD_MAX_IMAGES} files of {settings.OFFLOAD_MAX_IMAGE_MB} MB each: "
+            "JPEG, PNG, GIF, WebP, AVIF, TIFF or BMP."
+        )
+
+    def clean_images(self):
+        uploads = self.cleaned_data["images"]
+        if len(uploads) > settings.OFFLOAD_MAX_IMAGES:
+            raise forms.ValidationError(
+                f"That is {len(uploads)} files; a batch takes at most {settings.OFFLOAD_MAX_IMAGES}."
+            )
+        limit = settings.OFFLOAD_MAX_IMAGE_MB * 1024 * 1024
+        too_big = [upload for upload in uploads if upload.size > limit]
+        if too_big:
+            names = ", ".join(upload.name for upload in too_big[:3]) + ("…" if len(too_big) > 3 else "")
+            raise forms.ValidationError(
+                f"Larger than {filesizeformat(limit)}: {names}. Remove or shrink them and try again."
+            )
+        return uploads
+
+    def job_inputs(self) -> dict:
+        data = self.cleaned_data
+        options = imaging.ImageOptions(
+            max_width=data["max_width"],
+            max_height=data["max_height"],
+            thumbnail_sizes=tuple(sorted(data["thumbnail_sizes"])),
+            output_format=data["output_format"],
+            quality=data["quality"],
+            grayscale=data["grayscale"],
+            watermark=data["watermark"],
+            strip_metadata=data["strip_metadata"],
+        )
+        uploads = data["images"]
+        params = {"options": options.as_params(), "count": len(uploads), "bytes": sum(u.size for u in uploads)}
+        return {"params": params, "add_inputs": lambda job: batches.add_items(job, uploads)}
 
 
 def describe(params: dict) -> str:
@@ -67,6 +149,7 @@ IMAGE_BATCH = kinds.register(
         reset_inputs=batches.reset_items,
         live_partial="reports/job_detail.html#image-tiles",
         etag_state=tile_states,
+        rescue=batches.rescue_images,
     )
 )
 

@@ -55,7 +55,7 @@ def batch_on_workers(paths: list[str]) -> float:
         from django.utils.datastructures import MultiValueDict
 
         from reports.engine import jobs
-        from reports.forms import ImageBatchForm
+        from reports.job_kinds.image_batch import ImageBatchForm
         from reports.models import Job
 
         stack.start_worker(concurrency=2, empty_reports=False)
