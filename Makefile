@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: run test test-slow lint format clean bench
+.PHONY: run test test-slow lint format clean bench vendor
 
 $(DEPS): requirements/base.txt requirements/dev.txt requirements/prod.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ test-slow: $(DEPS)
 ## (about 12 minutes; `python -m tests.benchmarks --only NAME` runs one).
 bench: $(DEPS)
 	$(BIN)/python -m tests.benchmarks
+
+## Refresh the vendored front-end files from the npm registry, at the pinned versions (needs npm;
+## nothing is fetched when the app or the tests run): axe-core, which the browser tests inject.
+AXE_VERSION := 4.14.1
+vendor:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-$(AXE_VERSION).tgz); \
+	cp "$$tmp/package/axe.min.js" tests/browser/vendor/axe-core-$(AXE_VERSION).min.js; \
+	cp "$$tmp/package/LICENSE" tests/browser/vendor/axe-core-LICENSE.txt
+	cd tests/browser/vendor && sha384sum *.min.js > SHA384SUMS
 
 lint: $(DEPS)
 	$(BIN)/ruff check .

@@ -73,9 +73,10 @@ def image_with_faults(process):
 @worker_process_init.connect
 def install_faults(**kwargs) -> None:
     # In each pool process, once Django is set up (the kinds are declared then).
-    from reports import kinds, tasks
+    from reports import kinds
+    from reports.work import imaging
 
     for kind in kinds.all_kinds():
         if kind.run:
             kinds.REGISTRY[kind.name] = dataclasses.replace(kind, run=with_faults(kind.worker_function()))
-    tasks.imaging.process = image_with_faults(tasks.imaging.process)
+    imaging.process = image_with_faults(imaging.process)

@@ -1,0 +1,153 @@
+"""Every page and state a person meets, checked by axe-core (WCAG 2.x A and AA, and axe's best
+practices) in Chromium: zero violations, and the test names each new one with where it is."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from reports.engine import jobs
+from reports.models import Job
+from tests.browser.axe import described, violations
+from tests.support import SALES_PARAMS, csv_bytes, jpeg_bytes, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def checked(browser):
+    """A page in a context that lets axe in (bypass_csp), and what axe found, by state."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    found: dict[str, list[dict]] = {}
+
+    def check(state: str) -> None:
+        page.wait_for_load_state("load")
+        problems = violations(page)
+        if problems:
+            found[state] = problems
+
+    yield page, check, found
+    context.close()
+
+
+def without_browser_validation(page) -> None:
+    """Submit as a browser that does not check `required` would: the server's messages are the state."""
+    page.evaluate("document.querySelectorAll('form').forEach(form => form.noValidate = true)")
+
+
+def test_signing_in_and_the_forms_clean_and_with_errors(checked, live_server, user):
+    page, check, found = checked
+    user.user_permissions.add(Permission.objects.get(codename="send_mailing"))
+    page.goto(f"{live_server.url}/accounts/login/")
+    check("sign-in")
+    page.fill("#id_username", "ada")
+    page.fill("#id_password", "wrong password")
+    page.click("button:has-text('Sign in')")
+    expect(page.locator(".errorlist, .alert--error").first).to_be_visible()
+    check("sign-in with an error")
+
+    sign_in(page, live_server)
+    check("home")
+    for slug in ("sales-summary", "csv-profile", "images", "mailing"):
+        page.goto(f"{live_server.url}/reports/{slug}/")
+        check(f"the {slug} form")
+        without_browser_validation(page)
+        if slug == "sales-summary":
+            page.fill("#id_date_from", "2025-03-01")
+            page.fill("#id_date_to", "2025-01-01")
+        page.locator("form button[type=submit]").last.click()
+        expect(page.locator(".errorlist").first).to_be_visible()
+        check(f"the {slug} form with errors")
+
+    page.goto(f"{live_server.url}/schedules/new/")
+    check("a new schedule's form")
+    without_browser_validation(page)
+    page.fill("#id_name", "")
+    page.locator("form button[type=submit]").last.click()
+    expect(page.locator(".errorlist").first).to_be_visible()
+    check("a schedule's form with errors")
+    assert not found, "axe found:\n" + described(found)
+
+
+def test_jobs_queued_running_and_ended_my_jobs_notices_and_operations(
+    checked, live_server, user, celery_worker_process, tmp_path
+):
+    page, check, found = checked
+    user.groups.add(Group.objects.get(name="Operators"))
+    user.user_permissions.add(Permission.objects.get(codename="send_mailing"))
+    sign_in(page, live_server)
+
+    queued = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.QUEUED)
+    page.goto(f"{live_server.url}{queued.get_absolute_url()}")
+    check("a queued job")
+    running = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING,
+                                 started_at=timezone.now(), progress=40, step="Grouping the orders")  # fmt: skip
+    page.goto(f"{live_server.url}{running.get_absolute_url()}")
+    expect(page.get_by_role("progressbar")).to_be_visible()
+    check("a running job")
+    jobs.fail(running.pk, "The demo data could not be read.", "ABCD1234")
+    jobs.cancel(queued)
+
+    # A job of each kind, run by the worker to its end.
+    page.goto(f"{live_server.url}/reports/sales-summary/")
+    page.click("button:has-text('Generate report')")
+    expect(page.locator(".result table")).to_be_visible(timeout=60_000)
+    check("a finished sales summary")
+
+    data = tmp_path / "cities.csv"
+    data.write_bytes(csv_bytes(["city", "population", "founded"], [["Oslo", 709000, 1048], ["Lima", 10000000, 1535]]))
+    page.goto(f"{live_server.url}/reports/csv-profile/")
+    page.set_input_files("#id_file", str(data))
+    page.click("button:has-text('Generate report')")
+    expect(page.locator(".columns-grid")).to_be_visible(timeout=60_000)
+    check("a finished CSV profile")
+
+    good, broken = tmp_path / "good.jpg", tmp_path / "broken.jpg"
+    good.write_bytes(jpeg_bytes(800, 600))
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    page.goto(f"{live_server.url}/reports/images/")
+    page.set_input_files("#id_images", [str(good), str(broken)])
+    page.click("button:has-text('Generate report')")
+    expect(page.locator(".result .tiles")).to_be_visible(timeout=60_000)
+    check("an image batch with a failure")
+
+    people = tmp_path / "people.csv"
+    people.write_bytes(csv_bytes(["email", "first_name"], [["ada@example.com", "Ada"], ["not an address", "Bob"]]))
+    page.goto(f"{live_server.url}/reports/mailing/")
+    page.set_input_files("#id_recipients", str(people))
+    page.locator("button[name=preview]").click()
+    expect(page.get_by_text("ada@example.com").first).to_be_visible()
+    check("a mailing's preview")
+    page.click("button:has-text('Send the mailing')")
+    expect(page.locator(".result")).to_be_visible(timeout=60_000)
+    check("a finished mailing")
+
+    page.goto(f"{live_server.url}{running.get_absolute_url()}")
+    check("a failed job")
+    page.goto(f"{live_server.url}{queued.get_absolute_url()}")
+    check("a cancelled job")
+
+    page.goto(f"{live_server.url}/jobs/")
+    check("My jobs")
+    ended_elsewhere = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
+    jobs.succeed(ended_elsewhere.pk, {"rows": []})
+    page.goto(f"{live_server.url}/schedules/")
+    expect(page.locator(".notice").first).to_be_visible()
+    check("Schedules, with a notice")
+
+    for path, state in [("/operations/", "Operations"), (f"/operations/jobs/{running.pk}/", "a job on Operations"),
+                        ("/operations/bulk/", "bulk actions"), ("/operations/performance/", "Performance"),
+                        ("/operations/search/?q=ada", "a search on Operations")]:  # fmt: skip
+        page.goto(f"{live_server.url}{path}")
+        check(state)
+    assert not found, "axe found:\n" + described(found)
+
+
+def test_the_checker_sees_a_violation(checked, live_server):
+    page, check, found = checked
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.evaluate("document.querySelector('label').remove()")  # a field without its label
+    check("a broken sign-in")
+    assert "label" in {problem["id"] for problem in found["a broken sign-in"]}
