@@ -8,6 +8,7 @@ from functools import cache
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Model
 from django.utils.http import urlencode
 
@@ -15,6 +16,17 @@ from reports import kinds
 from reports.engine import schedules
 from reports.models import BulkAction, Job, ReportSchedule
 from reports.operations import bulk
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, but after a wrong password the cursor waits in the password field
+    (the name is still filled in), not back in the name."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.is_bound and self.data.get("username"):
+            self.fields["username"].widget.attrs.pop("autofocus", None)
+            self.fields["password"].widget.attrs["autofocus"] = True
 
 
 class ReportForm(forms.Form):

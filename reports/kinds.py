@@ -130,6 +130,13 @@ def by_slug(slug: str) -> JobKind:
     raise UnknownKind(f"No job kind has the slug {slug!r}")
 
 
+def in_sentence(label: str) -> str:
+    """A kind's label inside a sentence: "your sales summary", but "your CSV profile"."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
 def all_kinds() -> list[JobKind]:
     return list(REGISTRY.values())
 

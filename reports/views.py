@@ -277,4 +277,6 @@ def after_action(request: HtmxHttpRequest, job: Job) -> HttpResponse:
     if request.htmx.target and request.htmx.target.startswith("job-row-"):
         return render(request, "reports/job_list.html#job-row", {"job": job})
     notifications.seen(job)  # they acted on it themselves
-    return render(request, "reports/job_detail.html#job-status", with_notices(request.user, job_context(job)))
+    # No notices in this answer: the page's own poll or stream brings them, and a push may have
+    # replaced the card (and the form that asked) before this answer arrives.
+    return render(request, "reports/job_detail.html#job-status", job_context(job))

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from reports import kinds
 from reports.engine import dispatch
 from reports.models import Job
 
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 # Jobs that ended longer ago than this are history, not news: no notice for them.
 NOTICE_WINDOW = timedelta(hours=12)
 MAX_NOTICES = 3
-NOTICE_FIELDS = ("id", "owner_id", "kind", "status", "finished_at")
+NOTICE_FIELDS = ("id", "owner_id", "kind", "params", "status", "finished_at")
 
 
 def email_when_asked(job_id) -> None:
@@ -37,7 +38,7 @@ def send_job_email(job_id) -> bool:
         return False
     link = settings.OFFLOAD_SITE_URL.rstrip("/") + job.get_absolute_url()
     context = {"job": job, "link": link, "name": job.owner.get_short_name() or job.owner.get_username()}
-    subject = f"Offload: your {job.get_kind_display().lower()} {job.get_status_display().lower()}"
+    subject = f"Offload: your {kinds.in_sentence(job.get_kind_display())} {job.get_status_display().lower()}"
     body = render_to_string("reports/email/job_ended.txt", context)
     send_mail(subject, body, None, [job.owner.email])
     return True

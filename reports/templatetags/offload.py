@@ -17,12 +17,26 @@ register = template.Library()
 
 @register.filter
 def duration(value: timedelta | None) -> str:
-    """12 s, 3 min 5 s, 2 h 4 min: as precise as a person watching wants."""
-    return "" if value is None else whole_seconds(int(value.total_seconds()))
+    """1.1 s, 12 s, 3 min 5 s, 2 h 4 min: as precise as a person watching wants (a short job's
+    tenths matter: "0 s" for a run that took a second reads as if nothing ran)."""
+    if value is None:
+        return ""
+    seconds = value.total_seconds()
+    if seconds < 0.1:
+        return "under 0.1 s"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    return whole_seconds(round(seconds))
 
 
 register.filter("rough_duration", polling.rough_duration)
 register.filter("bulk_outcome", bulk.outcome_words)
+
+
+@register.filter
+def kind_in_sentence(job) -> str:
+    """The job's kind as a sentence says it: "your sales summary", "your CSV profile"."""
+    return kinds.in_sentence(job.get_kind_display())
 
 
 @register.filter

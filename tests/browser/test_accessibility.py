@@ -131,7 +131,9 @@ def test_jobs_queued_running_and_ended_my_jobs_notices_and_operations(
 
     page.goto(f"{live_server.url}/jobs/")
     check("My jobs")
-    ended_elsewhere = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
+    ended_elsewhere = Job.objects.create(
+        owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING
+    )
     jobs.succeed(ended_elsewhere.pk, {"rows": []})
     page.goto(f"{live_server.url}/schedules/")
     expect(page.locator(".notice").first).to_be_visible()

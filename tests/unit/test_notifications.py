@@ -171,3 +171,16 @@ def test_a_whole_page_shows_a_notice_once_and_marks_it(owner_client, user):
     finish(make_job(user))
     assert "Your sales summary is ready" in owner_client.get(reverse("schedule_list")).content.decode()
     assert "is ready" not in owner_client.get(reverse("home")).content.decode()
+
+
+def test_a_notice_and_an_email_say_which_job_in_words(owner_client, user):
+    user.email = "ada@example.com"
+    user.save()
+    job = Job.objects.create(owner=user, kind="csv_profile", status=Job.Status.RUNNING, notify_by_email=True,
+                             params={"source_name": "cities.csv", "source_size": 2048, "separator": ","})  # fmt: skip
+    finish(job)
+    page = owner_client.get(reverse("schedule_list")).content.decode()
+    assert "Your CSV profile is ready" in page and "cities.csv (2.0\xa0KB)" in page
+    send_job_email(job.pk)
+    [message] = mail.outbox
+    assert message.subject == "Offload: your CSV profile finished" and "cities.csv (2.0\xa0KB)" in message.body

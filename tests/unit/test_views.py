@@ -1,5 +1,6 @@
 """Every view: anonymous, owner, other user, bad input, htmx and plain requests, query counts."""
 
+import re
 import uuid
 
 import pytest
@@ -78,6 +79,14 @@ def test_sign_in_page_renders(client):
     response = client.get("/accounts/login/")
     assert response.status_code == 200
     assert b'name="username"' in response.content
+
+
+def test_after_a_wrong_password_the_cursor_waits_in_the_password_field(client, user):
+    page = client.post("/accounts/login/", {"username": "ada", "password": "wrong"}).content.decode()
+    assert "Please enter a correct username and password" in page
+    password = re.search(r"<input[^>]*name=\"password\"[^>]*>", page).group()
+    username = re.search(r"<input[^>]*name=\"username\"[^>]*>", page).group()
+    assert "autofocus" in password and "autofocus" not in username and 'value="ada"' in username
 
 
 # --- Home ------------------------------------------------------------------------------------
