@@ -6,8 +6,11 @@ Redis under var/redis and stops it after the others. Ctrl-C stops everything.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -24,10 +27,13 @@ def main() -> int:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("PYTHONUNBUFFERED", "1")
     port = env.get("PORT", "8000")
+    # Links in emails (sent by the worker, which has no request to read the host from) follow PORT.
+    env.setdefault("OFFLOAD_SITE_URL", f"http://127.0.0.1:{port}")
     manage = [sys.executable, str(BASE_DIR / "manage.py")]
 
     subprocess.run([*manage, "migrate", "--noinput", "-v", "1"], check=True, env=env)
-    subprocess.run([*manage, "ensure_demo_user"], check=True, env=env)
+    account = subprocess.run([*manage, "ensure_demo_user"], check=True, env=env, capture_output=True, text=True)
+    print(account.stdout, end="", flush=True)
 
     from project.embedded_redis import EmbeddedRedis
 
@@ -50,13 +56,35 @@ def main() -> int:
             start_new_session=True,
         )
 
+        stopping = threading.Event()
+        # Celery's banners scroll the first lines away within seconds: say again where to go, and
+        # how to sign in, once the web server answers.
+        threading.Thread(target=say_when_ready, args=(int(port), account.stdout.strip(), stopping), daemon=True).start()
+
         def stop(signum, frame):
+            stopping.set()
             if honcho.poll() is None:
                 honcho.send_signal(signal.SIGTERM)
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        return honcho.wait()
+        code = honcho.wait()
+        # Stopped as asked (Ctrl-C): a clean end, not honcho's 143 for make to report as an error.
+        return 0 if stopping.is_set() else code
+
+
+def say_when_ready(port: int, sign_in: str, stopping: threading.Event, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not stopping.is_set() and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            time.sleep(0.5)
+            continue
+        time.sleep(1.5)  # past the worker's and beat's start-up banners
+        lines = [f"Offload is ready: open http://127.0.0.1:{port}/", *([sign_in] if sign_in else [])]
+        print("\n" + "\n".join(f"  >>> {line}" for line in lines) + "\n", flush=True)
+        return
 
 
 if __name__ == "__main__":

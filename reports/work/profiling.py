@@ -122,8 +122,19 @@ def histogram(series: pl.Series) -> dict | None:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None
-    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+    counts, edges = np.histogram(values, bins=bin_edges(values, series.dtype.is_integer()))
     return {"counts": counts.tolist(), "edges": [plain(float(edge)) for edge in edges]}
+
+
+def bin_edges(values: np.ndarray, integers: bool) -> np.ndarray | int:
+    """Ten equal bins, but for whole numbers bins of whole numbers, edges half-way between them:
+    ten equal bins over 1..12 would hold two values in some and one in others, and a uniform
+    column would look U-shaped."""
+    if not integers:
+        return HISTOGRAM_BINS
+    low, high = int(values.min()), int(values.max())
+    width = max(1, math.ceil((high - low + 1) / HISTOGRAM_BINS))
+    return np.arange(low, high + width + 1, width)[: math.ceil((high - low + 1) / width) + 1] - 0.5
 
 
 def value_counts(values: pl.Series, tally: str) -> pl.DataFrame:

@@ -7,12 +7,16 @@ name these by dotted path, so the data libraries they load (polars, NumPy, matpl
 live in worker processes only.
 """
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
-from reports.engine.jobs import JobFiles
 from reports.engine.progress import Progress, scaled
 from reports.work import charts, exports, profiling, sales, sales_query
 from reports.work.sales_query import subtitle as sales_subtitle
+
+if TYPE_CHECKING:
+    from reports.engine.jobs import JobFiles
 
 CSV, XLSX, PDF, SVG = (
     "text/csv",
@@ -23,7 +27,7 @@ CSV, XLSX, PDF, SVG = (
 
 
 def save_table_downloads(
-    files: JobFiles, stem: str, title: str, subtitle: str, header, rows, progress: Progress
+    files: "JobFiles", stem: str, title: str, subtitle: str, header, rows, progress: Progress
 ) -> None:
     progress(0, "Writing the CSV download")
     files.save(f"{stem}.csv", "CSV", CSV, exports.to_csv(header, rows))
@@ -44,7 +48,7 @@ def sales_table(summary: sales_query.SalesSummary) -> tuple[list[str], list[list
     return header, rows
 
 
-def run_sales_summary(params: dict, progress: Progress, files: JobFiles) -> dict:
+def run_sales_summary(params: dict, progress: Progress, files: "JobFiles") -> dict:
     query = sales_query.SalesQuery.from_params(params)
     progress(1, "Preparing the demo order data (generated on first use)")
     path = sales.demo_data_path(settings.OFFLOAD_DEMO_DATA_DIR, settings.OFFLOAD_DEMO_ORDERS)
@@ -56,6 +60,8 @@ def run_sales_summary(params: dict, progress: Progress, files: JobFiles) -> dict
         [row.value(query.metric) for row in summary.rows],
         f"{metric_label} by {group_label.lower()}",
         chronological=query.group_by == "month",
+        average=query.metric == "average_order_value",
+        value_format=charts.money if query.metric in ("revenue", "average_order_value") else charts.compact_number,
     )
     files.save("chart.svg", "Chart (SVG)", SVG, chart)
     header, rows = sales_table(summary)
@@ -101,7 +107,7 @@ def profile_rows(columns: list[dict]) -> list[list]:
     ]  # fmt: skip
 
 
-def run_csv_profile(params: dict, progress: Progress, files: JobFiles) -> dict:
+def run_csv_profile(params: dict, progress: Progress, files: "JobFiles") -> dict:
     with files.input() as path:
         frame = profiling.load(path, params.get("separator", ","), scaled(progress, 0, 70))
     result = profiling.profile(frame, scaled(progress, 70, 85))

@@ -74,11 +74,17 @@ def test_make_run_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path
         family = process_tree(launcher)
         names = " ".join(" ".join(psutil.Process(pid).cmdline()) for pid in family)
         assert "uvicorn" in names and "worker" in names and "beat" in names and "redis-server" in names
+        # Said again once the web answers, below Celery's banners; emailed links follow PORT.
+        wait_until_up(launcher, log_path, lambda: ">>> Sign in as demo / " in log_path.read_text(), "the ready line")
+        assert f">>> Offload is ready: open http://127.0.0.1:{port}/" in log_path.read_text()
+        worker = next(pid for pid in family if "worker" in " ".join(psutil.Process(pid).cmdline()))
+        assert psutil.Process(worker).environ()["OFFLOAD_SITE_URL"] == f"http://127.0.0.1:{port}"
     finally:
         if launcher.poll() is None:
             os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-        launcher.wait(timeout=60)
+        code = launcher.wait(timeout=60)
     wait_until_all_gone(family)
+    assert code == 0  # a clean stop: make reports no error
 
 
 def test_a_stop_signal_sent_to_make_run_alone_stops_everything(tmp_path):

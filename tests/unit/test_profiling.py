@@ -115,3 +115,15 @@ def test_reading_reports_progress_as_rows_arrive(tmp_path):
 def test_text_from_the_file_is_kept_as_text(tmp_path):
     result = profile_of(tmp_path, csv_bytes(["note"], [["<script>alert(1)</script>"]] * 3))
     assert column(result, "note")["top"] == [["<script>alert(1)</script>", 3]]
+
+
+def test_a_uniform_whole_number_column_has_a_flat_histogram():
+    import polars as pl
+
+    histogram = profiling.histogram
+    months = histogram(pl.Series("month", list(range(1, 13)) * 10))
+    assert len(set(months["counts"])) == 1  # ten equal bins over 1..12 would make it U-shaped
+    assert months["edges"][0] == 0.5 and months["edges"][-1] == 12.5
+    wide = histogram(pl.Series("id", range(1000)))
+    assert wide["counts"] == [100] * 10
+    assert histogram(pl.Series("price", [0.5, 1.5, 2.5]))["counts"].count(1) == 3
