@@ -30,13 +30,24 @@ bench: $(DEPS)
 	$(BIN)/python -m tests.benchmarks
 
 ## Refresh the vendored front-end files from the npm registry, at the pinned versions (needs npm;
-## nothing is fetched when the app or the tests run): axe-core, which the browser tests inject.
+## nothing is fetched when the app or the tests run): htmx 4 and its SSE extension, served from
+## static/vendor/ when OFFLOAD_HTMX=4 (their integrity hashes go to static/vendor/htmx-4.json),
+## and axe-core, which the browser tests inject.
+HTMX4_VERSION := 4.0.1
 AXE_VERSION := 4.14.1
 vendor:
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	(cd "$$tmp" && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-$(AXE_VERSION).tgz); \
-	cp "$$tmp/package/axe.min.js" tests/browser/vendor/axe-core-$(AXE_VERSION).min.js; \
-	cp "$$tmp/package/LICENSE" tests/browser/vendor/axe-core-LICENSE.txt
+	(cd "$$tmp" && npm pack --silent htmx.org@$(HTMX4_VERSION) axe-core@$(AXE_VERSION) >/dev/null \
+	  && mkdir htmx axe && tar xzf htmx.org-$(HTMX4_VERSION).tgz -C htmx && tar xzf axe-core-$(AXE_VERSION).tgz -C axe); \
+	mkdir -p static/vendor; rm -f static/vendor/htmx-4.*.min.js static/vendor/hx-sse-4.*.min.js; \
+	cp "$$tmp/htmx/package/dist/htmx.min.js" static/vendor/htmx-$(HTMX4_VERSION).min.js; \
+	cp "$$tmp/htmx/package/dist/ext/hx-sse.min.js" static/vendor/hx-sse-$(HTMX4_VERSION).min.js; \
+	cp "$$tmp/htmx/package/LICENSE" static/vendor/htmx-LICENSE.txt; \
+	cp "$$tmp/axe/package/axe.min.js" tests/browser/vendor/axe-core-$(AXE_VERSION).min.js; \
+	cp "$$tmp/axe/package/LICENSE" tests/browser/vendor/axe-core-LICENSE.txt
+	$(PYTHON) -c 'import base64, hashlib, json, sys; v = sys.argv[1]; files = {"htmx": f"vendor/htmx-{v}.min.js", "sse": f"vendor/hx-sse-{v}.min.js"}; \
+	  sri = lambda p: "sha384-" + base64.b64encode(hashlib.sha384(open("static/" + p, "rb").read()).digest()).decode(); \
+	  json.dump({"version": v, "files": {k: {"path": p, "integrity": sri(p)} for k, p in files.items()}}, open("static/vendor/htmx-4.json", "w"), indent=2)' $(HTMX4_VERSION)
 	cd tests/browser/vendor && sha384sum *.min.js > SHA384SUMS
 
 lint: $(DEPS)

@@ -24,7 +24,7 @@ async def job_events(request: HttpRequest, job_id) -> HttpResponse:
         raise Http404("No such job.")
     job = str(job_id)
     return await open_stream(
-        request, user, "job", partial(streams.render_job, request, user, job_id),
+        request, user, partial(streams.render_job, request, user, job_id),
         # Its own job's changes; any other job's only when it ended (its notice shows here).
         wants=lambda event: event["job"] == job or event.get("ended", False),
     )  # fmt: skip
@@ -39,13 +39,13 @@ async def user_events(request: HttpRequest) -> HttpResponse:
         raise Http404("Not signed in.")
     rows = watched_ids(request)
     return await open_stream(
-        request, user, "update", partial(streams.render_updates, request, user, rows),
+        request, user, partial(streams.render_updates, request, user, rows),
         # Its rows' changes; any other job's only when it ended (its notice shows here).
         wants=lambda event: event["job"] in rows or event.get("ended", False),
     )  # fmt: skip
 
 
-async def open_stream(request, user, event: str, render, wants) -> HttpResponse:
+async def open_stream(request, user, render, wants) -> HttpResponse:
     """204 where this server cannot stream (the page polls); 429 when the person or the process
     has as many streams open as allowed, 503 when Redis cannot be reached (either way the page
     polls, and retries the stream later)."""
@@ -59,7 +59,7 @@ async def open_stream(request, user, event: str, render, wants) -> HttpResponse:
                             content_type="text/plain")  # fmt: skip
     if slot is None:
         return HttpResponse("Too many open streams; this page polls instead.", status=429, content_type="text/plain")
-    response = StreamingHttpResponse(streams.stream(request, user, event, render, wants, slot),
+    response = StreamingHttpResponse(streams.stream(request, user, render, wants, slot),
                                      content_type="text/event-stream")  # fmt: skip
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once

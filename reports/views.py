@@ -210,7 +210,8 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(queryset, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": form.query_string(), "streams": streams_available(request)}
     context["page_polls"] = any(job.is_active for job in page.object_list)
-    if request.htmx:
+    # The filter's htmx request gets the table; the back button's (a filter it pushed) the page.
+    if request.htmx and not request.htmx.history_restore_request:
         return render(request, "reports/job_list.html#job-table", context)
     return render_page(request, "reports/job_list.html", context)
 

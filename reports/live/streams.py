@@ -92,10 +92,12 @@ async def release_slot(redis: aioredis.Redis, slot: Slot) -> None:
         logger.warning("Could not release a stream's place", exc_info=True)
 
 
-def sse(event: str, data: str = "") -> bytes:
-    """One server-sent event; every line of the data gets its own `data:` field."""
+def sse(data: str = "", event: str = "") -> bytes:
+    """One server-sent event; every line of the data gets its own `data:` field. A fragment goes
+    unnamed (a "message"): htmx 4 swaps each unnamed message into the element that connected,
+    htmx 2 each one its `sse-swap="message"` names. Only `end` is named."""
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
-    return f"event: {event}\n{lines}\n".encode()
+    return (f"event: {event}\n" if event else "").encode() + f"{lines}\n".encode()
 
 
 HEARTBEAT = b": heartbeat\n\n"
@@ -154,10 +156,10 @@ in_pool = sync_to_async(thread_sensitive=False)
 
 
 async def stream(
-    request, user, event: str, render: Callable[[], Render], wants: Callable[[dict], bool], slot: Slot
+    request, user, render: Callable[[], Render], wants: Callable[[dict], bool], slot: Slot
 ) -> AsyncIterator[bytes]:
-    """The body of an event stream: `render()` (called in a pool thread) pushed as `event` each
-    time it changes, re-rendered on the owner's events that `wants` picks (and on every
+    """The body of an event stream: `render()` (called in a pool thread) pushed each time it
+    changes, re-rendered on the owner's events that `wants` picks (and on every
     heartbeat). Ends with an `end` event (the page then stops listening) once a render is final,
     or when the session has signed out."""
     # The request's own thread holds a connection from the session and ownership checks.
@@ -175,10 +177,10 @@ async def stream(
         while True:
             fragment = await in_pool(render)()
             if fragment.html != last_html:
-                yield sse(event, fragment.html)
+                yield sse(fragment.html)
                 last_html = fragment.html
             if fragment.final:
-                yield sse("end")
+                yield sse(event="end")
                 return
             if time.monotonic() >= closes_at:
                 return  # no `end`: the browser reconnects to a fresh stream
@@ -186,12 +188,12 @@ async def stream(
             if outcome == "lost":
                 return  # no `end`: the page polls, and the browser tries again later
             if outcome == "signed out":
-                yield sse("end")
+                yield sse(event="end")
                 return
             if outcome == "idle":
                 yield HEARTBEAT
                 if not await in_pool(session_alive)(request.session):
-                    yield sse("end")
+                    yield sse(event="end")
                     return
                 await keep_slot(shared.redis, slot)
     except RedisError:

@@ -1,18 +1,53 @@
 """Presentation filters for job pages: durations, job descriptions, histogram bars."""
 
+import json
 from datetime import timedelta
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaulttags import CsrfTokenNode
+from django.urls import reverse
+from django.utils.http import urlencode
 
-from reports import kinds
+from reports import htmx, kinds
 from reports.live import polling
 from reports.live.fragments import streams_available
 from reports.operations import bulk
 from reports.operations.durations import whole_seconds
 
 register = template.Library()
+
+
+@register.simple_tag
+def htmx_head() -> str:
+    """htmx's configuration and scripts, for the version the pages load (reports/htmx.py)."""
+    return htmx.head()
+
+
+@register.simple_tag
+def hx(name: str, value: str = "") -> str:
+    """An htmx attribute written the htmx 4 way (`{% hx "headers:inherited" value %}`), rendered
+    as the loaded htmx spells it (reports/htmx.py)."""
+    return htmx.attribute(name, value)
+
+
+@register.simple_tag(takes_context=True)
+def hx_csrf_header(context) -> str:
+    """The CSRF token as a header every htmx request on the page sends (`hx-headers:inherited`)."""
+    return htmx.attribute("headers:inherited", json.dumps({"X-CSRFToken": str(context.get("csrf_token", ""))}))
+
+
+@register.simple_tag
+def user_stream_url(ids=None) -> str:
+    """The person's event stream, watching the My jobs rows of `ids` as well as their notices."""
+    url = reverse("user_events")
+    return f"{url}?{urlencode({'ids': ','.join(str(i) for i in ids)})}" if ids else url
+
+
+@register.simple_tag
+def stream_failed(source: str) -> str:
+    """hx-trigger's value for a poller that takes over when the stream of `source` fails."""
+    return htmx.stream_failed(source)
 
 
 @register.filter

@@ -13,7 +13,8 @@ from tests.support import sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SALES_PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
-PUSHED = "article[hx-trigger^='htmx:sseError']"  # the fragment as a stream pushes it: it does not poll
+# The fragment as a stream pushes it: its poller waits for the stream to fail (htmx 2 or 4's event).
+PUSHED = ".job__poller[hx-trigger*='from:closest .job-live']"
 
 
 def requests_to(page, part: str) -> list[str]:
@@ -109,7 +110,7 @@ def test_my_jobs_rows_move_by_push_with_no_polling(page, asgi_server, celery_wor
     job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:5"})
     polls = requests_to(page, "/jobs/active-rows/")
     page.goto(f"{asgi_server.url}/jobs/")
-    expect(page.locator("#active-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)  # pushed: it waits
+    expect(page.locator("#active-poller[hx-trigger*='from:#user-stream']")).to_have_count(1)  # pushed: it waits
     polls.clear()
     row = page.locator(f"#job-row-{job.pk}")
     values = set()
@@ -143,7 +144,7 @@ def test_a_notice_arrives_by_push_on_a_page_that_watches_no_job(page, asgi_serve
     job = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS)  # no worker takes it
     polls = requests_to(page, "/notices/")
     page.goto(f"{asgi_server.url}/schedules/")
-    expect(page.locator("#notice-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)
+    expect(page.locator("#notice-poller[hx-trigger*='from:#user-stream']")).to_have_count(1)
     jobs.cancel(job)
     expect(page.get_by_text("Your sales summary was cancelled")).to_be_visible(timeout=10_000)
     assert polls == []
@@ -155,7 +156,7 @@ def test_the_home_pages_running_row_ends_by_push_with_its_notice(page, asgi_serv
     job = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS)  # no worker takes it
     polls = requests_to(page, "/jobs/active-rows/")
     page.goto(f"{asgi_server.url}/")
-    expect(page.locator("#active-poller[hx-trigger^='htmx:sseError']")).to_have_count(1)
+    expect(page.locator("#active-poller[hx-trigger*='from:#user-stream']")).to_have_count(1)
     jobs.cancel(job)
     expect(page.locator(f"#job-row-{job.pk} .badge--cancelled")).to_be_visible(timeout=10_000)
     expect(page.get_by_text("Your sales summary was cancelled")).to_be_visible()

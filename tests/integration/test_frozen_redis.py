@@ -57,7 +57,7 @@ def test_a_frozen_redis_costs_a_click_seconds_not_minutes_and_pages_keep_answeri
     # A page's stream open across the freeze, on a job no worker will take (it has no message).
     waiting = Job.objects.create(owner=finished.owner, kind="sales_summary", params=FORM)
     listener = Listener(f"{server.url}/jobs/{waiting.pk}/events/", dict(client.cookies))
-    wait_for(lambda: "job" in listener.names(), 10, "the stream's first fragment")
+    wait_for(lambda: "message" in listener.names(), 10, "the stream's first fragment")
 
     os.kill(redis_server.process.pid, signal.SIGSTOP)
     try:

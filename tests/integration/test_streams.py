@@ -13,6 +13,7 @@ import redis
 from django.db import connection
 
 from project.embedded_redis import EmbeddedRedis
+from reports import htmx
 from reports.engine import jobs
 from reports.models import Job
 from tests.conftest import start_asgi_server, stop_process
@@ -86,13 +87,13 @@ def test_the_stream_pushes_progress_in_order_then_the_final_fragment(asgi_server
         assert response.headers["cache-control"] == "no-cache"
         received = list(server_sent_events(response))
     names = [name for name, _ in received]
-    assert names[-1] == "end" and set(names[:-1]) == {"job"}
-    fragments = [data for name, data in received if name == "job"]
+    assert names[-1] == "end" and set(names[:-1]) == {"message"}
+    fragments = [data for name, data in received if name == "message"]
     percents = [int(match.group(1)) for data in fragments if (match := PERCENT.search(data))]
     assert len(set(percents)) >= 3, percents  # the bar moved, pushed step by step
     assert percents == sorted(percents)  # in order
     assert 'hx-trigger="every' not in "".join(fragments)  # a pushed fragment does not poll
-    assert 'hx-trigger="htmx:sseError' in fragments[0]  # ... unless its stream fails
+    assert htmx.stream_failed("closest .job-live") in fragments[0]  # ... unless its stream fails
     final = fragments[-1]
     assert "job--succeeded" in final and "<table" in final and "hx-get" not in final.split(">")[0]
 
@@ -114,7 +115,7 @@ def test_a_stream_that_runs_its_time_ends_without_end_so_the_browser_reconnects(
         with httpx.Client(cookies=cookies, timeout=30).stream("GET", events_url(server, job)) as response:
             received = list(server_sent_events(response))
         assert time.monotonic() - started < 10
-        assert [name for name, _ in received] == ["job"]  # no `end`: the page polls, then reconnects
+        assert [name for name, _ in received] == ["message"]  # no `end`: the page polls, then reconnects
         # The fragment the page falls back to polls, as a page without a stream does.
         polled = httpx.get(f"{server.url}/jobs/{job.pk}/status/", cookies=cookies, headers={"HX-Request": "true"})
         assert polled.status_code == 200 and 'hx-trigger="every 1s"' in polled.text
@@ -146,20 +147,20 @@ def test_a_person_may_hold_only_so_many_streams_then_pages_poll(broker, user, tm
 def test_signing_out_ends_the_sessions_streams_at_once(asgi_server, user):
     cookies = signed_in_cookies(user)
     listener = Listener(events_url(asgi_server, queued_job(user)), cookies)
-    wait_for(lambda: listener.names() == ["job"], 20, "the first fragment")
+    wait_for(lambda: listener.names() == ["message"], 20, "the first fragment")
     token = "a" * 32
     with httpx.Client(base_url=asgi_server.url, cookies={**cookies, "csrftoken": token}) as client:
         response = client.post("/accounts/logout/", headers={"X-CSRFToken": token})
     assert response.status_code in (200, 302)
-    assert listener.ended.wait(10) and listener.names() == ["job", "end"]
+    assert listener.ended.wait(10) and listener.names() == ["message", "end"]
 
 
 def test_deleting_the_job_ends_its_stream_with_a_note(asgi_server, user):
     job = queued_job(user)
     listener = Listener(events_url(asgi_server, job), signed_in_cookies(user))
-    wait_for(lambda: listener.names() == ["job"], 20, "the first fragment")
+    wait_for(lambda: listener.names() == ["message"], 20, "the first fragment")
     job.delete()
-    assert listener.ended.wait(10) and listener.names() == ["job", "job", "end"]
+    assert listener.ended.wait(10) and listener.names() == ["message", "message", "end"]
     assert "This job was deleted" in listener.events[1][1]
 
 
@@ -182,7 +183,7 @@ def test_one_web_process_feeds_more_streams_and_polls_than_its_pool_has_connecti
     try:
         cookies = signed_in_cookies(user)
         listeners = [Listener(events_url(server, queued_job(user)), cookies) for _ in range(4)]
-        wait_for(lambda: all(listener.names()[:1] == ["job"] for listener in listeners), 30, "every first fragment")
+        wait_for(lambda: all(listener.names()[:1] == ["message"] for listener in listeners), 30, "every first fragment")
         url = f"{server.url}/jobs/{queued_job(user).pk}/status/"
 
         def poll(_) -> int:
@@ -208,8 +209,8 @@ def test_my_jobs_stream_pushes_its_running_rows_and_ends_with_the_last(
         assert response.status_code == 200
         received = list(server_sent_events(response))
     names = [name for name, _ in received]
-    assert names[-1] == "end" and set(names[:-1]) == {"update"}
-    updates = [data for name, data in received if name == "update"]
+    assert names[-1] == "end" and set(names[:-1]) == {"message"}
+    updates = [data for name, data in received if name == "message"]
     assert all(f'id="job-row-{job.pk}"' in data for data in updates)
     assert not any(str(theirs.pk) in data for data in updates)  # someone else's id: ignored
     percents = [int(match.group(1)) for data in updates if (match := PERCENT.search(data))]
@@ -221,10 +222,10 @@ def test_my_jobs_stream_pushes_its_running_rows_and_ends_with_the_last(
 def test_the_persons_stream_pushes_the_notice_of_a_job_that_ends(asgi_server, user):
     job = queued_job(user)
     listener = Listener(f"{asgi_server.url}/events/", signed_in_cookies(user))
-    wait_for(lambda: listener.names() == ["update"], 20, "the first update")
-    assert "sseError from:#user-stream" in listener.events[0][1] and "notice--" not in listener.events[0][1]
+    wait_for(lambda: listener.names() == ["message"], 20, "the first update")
+    assert htmx.stream_failed("#user-stream") in listener.events[0][1] and "notice--" not in listener.events[0][1]
     jobs.cancel(job)
-    assert listener.ended.wait(10) and listener.names() == ["update", "update", "end"]
+    assert listener.ended.wait(10) and listener.names() == ["message", "message", "end"]
     pushed = listener.events[1][1]
     assert "Your sales summary was cancelled" in pushed and 'hx-swap-oob="afterbegin:#notice-list"' in pushed
     job.refresh_from_db()
@@ -243,22 +244,22 @@ def test_a_process_streams_over_one_subscription_and_ends_them_quietly_when_redi
             Listener(events_url(server, queued_job(person)), signed_in_cookies(person))
             for person in (user, user, other_user)
         ]
-        wait_for(lambda: all(listener.names() == ["job"] for listener in listeners), 20, "the first fragments")
+        wait_for(lambda: all(listener.names() == ["message"] for listener in listeners), 20, "the first fragments")
         subscribers = redis.Redis.from_url(redis_server.url).client_list(_type="pubsub")
         assert len(subscribers) == 1, subscribers  # three streams, two people: one connection
         redis_server.stop()
         for listener in listeners:
             assert listener.ended.wait(20)
-            assert listener.names() == ["job"]  # no `end`: each page polls, and tries its stream again later
+            assert listener.names() == ["message"]  # no `end`: each page polls, and tries its stream again later
         refused = httpx.get(events_url(server, queued_job(user)), cookies=signed_in_cookies(user))
         assert refused.status_code == 503 and "polls instead" in refused.text
         redis_server.start(port=redis_server.port)
         job = queued_job(user)
         again = Listener(events_url(server, job), signed_in_cookies(user))
         assert again.status == 200
-        wait_for(lambda: again.names() == ["job"], 20, "the first fragment")
+        wait_for(lambda: again.names() == ["message"], 20, "the first fragment")
         jobs.cancel(job)  # the stream works again: it ends with the job
-        assert again.ended.wait(10) and again.names() == ["job", "job", "end"]
+        assert again.ended.wait(10) and again.names() == ["message", "message", "end"]
     finally:
         stop_process(server)
         redis_server.stop()

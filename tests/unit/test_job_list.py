@@ -49,6 +49,13 @@ def test_htmx_filtering_swaps_only_the_table(owner_client, user):
     assert content.lstrip().startswith('<div id="job-table">') and "<html" not in content
 
 
+def test_the_back_button_to_a_filtered_list_gets_the_whole_page(owner_client, user):
+    make_job(user)
+    restore = {**HTMX, "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}  # htmx 4 always, htmx 2 on a cache miss
+    content = owner_client.get(reverse("job_list"), {"kind": "sales_summary"}, **restore).content.decode()
+    assert "<html" in content and 'id="job-table"' in content
+
+
 def test_jobs_are_paginated_keeping_the_filters(owner_client, user):
     for _ in range(25):
         make_job(user)

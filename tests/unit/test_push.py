@@ -11,6 +11,7 @@ from django.test import AsyncClient
 from django.urls import reverse
 from django.utils import timezone
 
+from reports import htmx
 from reports.engine import events, jobs
 from reports.live.fragments import job_context
 from reports.live.streams import sse
@@ -24,9 +25,9 @@ def running_job(user) -> Job:
     return Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
 
 
-def test_an_event_gives_every_line_of_html_its_own_data_field():
-    assert sse("job", "<p>\n  one\n</p>") == b"event: job\ndata: <p>\ndata:   one\ndata: </p>\n\n"
-    assert sse("end") == b"event: end\ndata: \n\n"
+def test_a_fragment_goes_unnamed_with_every_line_in_its_own_data_field_and_only_the_end_is_named():
+    assert sse("<p>\n  one\n</p>") == b"data: <p>\ndata:   one\ndata: </p>\n\n"
+    assert sse(event="end") == b"event: end\ndata: \n\n"
 
 
 def test_a_pushed_fragment_carries_no_csrf_token_so_the_same_state_renders_the_same(user, rf):
@@ -54,7 +55,7 @@ def test_under_asgi_the_job_page_opens_a_stream_and_polls_until_the_first_push(u
     async_to_sync(client.aforce_login)(user)
     job = running_job(user)
     page = async_to_sync(client.get)(reverse("job_detail", args=[job.pk])).content.decode()
-    assert f'sse-connect="/jobs/{job.pk}/events/"' in page and 'sse-swap="job"' in page
+    assert f'sse-connect="/jobs/{job.pk}/events/"' in page and 'sse-swap="message"' in page
     assert 'hx-trigger="every 1s"' in page  # until the first push replaces it
     job.status = Job.Status.SUCCEEDED
     job.save()
@@ -78,11 +79,11 @@ def test_the_polled_fragment_polls_and_the_pushed_one_waits_for_a_stream_error(o
 
     job = running_job(user)
     polled = owner_client.get(reverse("job_status", args=[job.pk]), **HTMX).content.decode()
-    assert 'hx-trigger="every 1s"' in polled and "sseError" not in polled
+    assert 'hx-trigger="every 1s"' in polled and "sse" not in polled
     request = rf.get("/")
     request.user = user
     pushed = render_to_string("reports/job_detail.html#job-status", job_context(job, pushed=True), request)
-    assert 'hx-trigger="htmx:sseError from:closest .job-live"' in pushed and "every 1s" not in pushed
+    assert f'hx-trigger="{htmx.stream_failed("closest .job-live")}"' in pushed and "every 1s" not in pushed
     assert f'hx-get="/jobs/{job.pk}/status/"' in pushed  # what it fetches when the stream fails
 
 
@@ -139,7 +140,7 @@ def test_under_asgi_my_jobs_opens_one_stream_for_its_running_rows(user):
     Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.SUCCEEDED)
     page = async_to_sync(asgi_client(user).get)(reverse("job_list")).content.decode()
     assert page.count("sse-connect") == 1
-    assert f'sse-connect="/events/?ids={running.pk}"' in page and 'sse-swap="update"' in page
+    assert f'sse-connect="/events/?ids={running.pk}"' in page and 'sse-swap="message"' in page
     assert 'hx-trigger="every 1s"' in page  # the row poller, until the first push replaces it
 
 
@@ -177,9 +178,9 @@ def test_the_pushed_updates_wait_for_a_stream_error_and_end_with_the_last_active
     request.user = user
     rows = render_updates(request, user, [str(job.pk)])
     assert f'id="job-row-{job.pk}"' in rows.html and not rows.final
-    assert 'hx-trigger="htmx:sseError from:#user-stream"' in rows.html and "every 1s" not in rows.html
+    assert f'hx-trigger="{htmx.stream_failed("#user-stream")}"' in rows.html and "every 1s" not in rows.html
     notices = render_updates(request, user, [])
-    assert 'id="notice-poller"' in notices.html and "sseError from:#user-stream" in notices.html
+    assert 'id="notice-poller"' in notices.html and htmx.stream_failed("#user-stream") in notices.html
     assert not notices.final
     Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, finished_at=timezone.now())
     rows = render_updates(request, user, [str(job.pk)])
