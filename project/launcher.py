@@ -59,7 +59,8 @@ def main() -> int:
         stopping = threading.Event()
         # Celery's banners scroll the first lines away within seconds: say again where to go, and
         # how to sign in, once the web server answers.
-        threading.Thread(target=say_when_ready, args=(int(port), account.stdout.strip(), stopping), daemon=True).start()
+        sign_in = next((line for line in account.stdout.splitlines() if line.startswith("Sign in as")), "")
+        threading.Thread(target=say_when_ready, args=(int(port), sign_in, stopping), daemon=True).start()
 
         def stop(signum, frame):
             stopping.set()

@@ -11,6 +11,7 @@ this module gives htmx 2's spelling when the pages load htmx 2:
 - a stream that fails: htmx 2 says `htmx:sseError` whether it was refused or dropped; htmx 4
   says `htmx:response:error` when it is refused (a 429 or 503) and `htmx:sse:error` when a
   reconnection fails, so a poller that takes over listens for both (`stream_failed`);
+- the `HX-Target` request header: an id in htmx 2, `tag#id` in htmx 4 (`target_id`);
 - configuration: htmx 4 swaps every status but 204 and 304 unless told (`noSwap`), htmx 2 only
   2xx and 3xx unless told (`responseHandling`): both are told the same thing, that an error
   page is never swapped into a fragment, and the report form asks for its 429 by `hx-status:429`
@@ -87,9 +88,19 @@ def attribute(name: str, value: str) -> str:
     return format_html_join(" ", '{}="{}"', ((attr, fixed or value) for attr, fixed in pairs))
 
 
+def target_id(request) -> str:
+    """The id of the element a request will swap: htmx 2 sends `HX-Target: job-row-1`, htmx 4
+    `HX-Target: tr#job-row-1`."""
+    target = request.htmx.target if getattr(request, "htmx", None) else None
+    return (target or "").rpartition("#")[2]
+
+
 def stream_failed(source: str) -> str:
     """An hx-trigger for a poller that takes over when the stream of `source` (an element, as
     hx-trigger's `from:` names it) is refused or lost."""
     if version() == 2:
         return f"htmx:sseError from:{source}"
-    return f"htmx:sse:error from:{source}, htmx:response:error from:{source}"
+    quoted = (
+        f'"{source}"' if " " in source else source
+    )  # htmx 4 reads modifiers as HCON: a value with a space is quoted
+    return f"htmx:sse:error from:{quoted}, htmx:response:error from:{quoted}"

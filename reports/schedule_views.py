@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from reports import kinds
+from reports import htmx, kinds
 from reports.engine import schedules
 from reports.engine.access import login_required
 from reports.forms import schedulable_kinds, schedule_form_for
@@ -98,7 +98,7 @@ def schedule_pause(request: HtmxHttpRequest, schedule_id, paused: bool) -> HttpR
 def schedule_delete(request: HtmxHttpRequest, schedule_id) -> HttpResponse:
     schedule = get_schedule_for(request.user, schedule_id)
     schedules.delete_schedule(schedule)
-    if request.htmx and request.htmx.target == f"schedule-{schedule.pk}":
+    if htmx.target_id(request) == f"schedule-{schedule.pk}":
         return HttpResponse("")  # the row swaps itself out
     messages.success(request, f"“{schedule.name}” was deleted. The reports it already made are still in My jobs.")
     return HttpResponseClientRedirect(reverse("schedule_list")) if request.htmx else see_other(reverse("schedule_list"))

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from reports import kinds
+from reports import htmx, kinds
 from reports.engine import jobs, notifications
 from reports.engine.access import get_job_for, login_required
 from reports.engine.downloads import stored_file_response
@@ -265,7 +265,7 @@ def job_delete(request: HtmxHttpRequest, job_id) -> HttpResponse:
     if not jobs.delete_job(job):
         messages.error(request, "A job that is still queued or running cannot be deleted; cancel it first.")
         return after_action(request, job)
-    if request.htmx and request.htmx.target and request.htmx.target.startswith("job-row-"):
+    if htmx.target_id(request).startswith("job-row-"):
         return HttpResponse("")  # the row swaps itself out
     messages.success(request, "The job and its files were deleted.")
     return HttpResponseClientRedirect(reverse("job_list")) if request.htmx else see_other(reverse("job_list"))
@@ -275,7 +275,7 @@ def after_action(request: HtmxHttpRequest, job: Job) -> HttpResponse:
     """Re-render what the action came from: a row of My jobs or the job's status fragment."""
     if not request.htmx:
         return see_other(job.get_absolute_url())
-    if request.htmx.target and request.htmx.target.startswith("job-row-"):
+    if htmx.target_id(request).startswith("job-row-"):
         return render(request, "reports/job_list.html#job-row", {"job": job})
     notifications.seen(job)  # they acted on it themselves
     # No notices in this answer: the page's own poll or stream brings them, and a push may have

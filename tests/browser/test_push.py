@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SALES_PARAMS = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
 # The fragment as a stream pushes it: its poller waits for the stream to fail (htmx 2 or 4's event).
-PUSHED = ".job__poller[hx-trigger*='from:closest .job-live']"
+PUSHED = ".job__poller[hx-trigger*='closest .job-live']"
 
 
 def requests_to(page, part: str) -> list[str]:

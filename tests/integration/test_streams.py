@@ -11,6 +11,7 @@ import psutil
 import pytest
 import redis
 from django.db import connection
+from django.utils.html import escape
 
 from project.embedded_redis import EmbeddedRedis
 from reports import htmx
@@ -93,7 +94,7 @@ def test_the_stream_pushes_progress_in_order_then_the_final_fragment(asgi_server
     assert len(set(percents)) >= 3, percents  # the bar moved, pushed step by step
     assert percents == sorted(percents)  # in order
     assert 'hx-trigger="every' not in "".join(fragments)  # a pushed fragment does not poll
-    assert htmx.stream_failed("closest .job-live") in fragments[0]  # ... unless its stream fails
+    assert escape(htmx.stream_failed("closest .job-live")) in fragments[0]  # ... unless its stream fails
     final = fragments[-1]
     assert "job--succeeded" in final and "<table" in final and "hx-get" not in final.split(">")[0]
 
@@ -223,7 +224,9 @@ def test_the_persons_stream_pushes_the_notice_of_a_job_that_ends(asgi_server, us
     job = queued_job(user)
     listener = Listener(f"{asgi_server.url}/events/", signed_in_cookies(user))
     wait_for(lambda: listener.names() == ["message"], 20, "the first update")
-    assert htmx.stream_failed("#user-stream") in listener.events[0][1] and "notice--" not in listener.events[0][1]
+    assert (
+        escape(htmx.stream_failed("#user-stream")) in listener.events[0][1] and "notice--" not in listener.events[0][1]
+    )
     jobs.cancel(job)
     assert listener.ended.wait(10) and listener.names() == ["message", "message", "end"]
     pushed = listener.events[1][1]

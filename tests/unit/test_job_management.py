@@ -80,9 +80,10 @@ def test_cancel_from_the_job_page_swaps_in_the_cancelled_fragment(owner_client, 
     assert "This job was cancelled" in content and "hx-trigger" not in content
 
 
-def test_cancel_from_a_row_of_my_jobs_swaps_the_row(owner_client, user):
+@pytest.mark.parametrize("target", ["job-row-{}", "tr#job-row-{}"])  # htmx 2 sends the id, htmx 4 tag#id
+def test_cancel_from_a_row_of_my_jobs_swaps_the_row(owner_client, user, target):
     job = make_job(user)
-    response = owner_client.post(reverse("job_cancel", args=[job.pk]), **HTMX, HTTP_HX_TARGET=f"job-row-{job.pk}")
+    response = owner_client.post(reverse("job_cancel", args=[job.pk]), **HTMX, HTTP_HX_TARGET=target.format(job.pk))
     assert response.content.decode().lstrip().startswith(f'<tr id="job-row-{job.pk}"')
     assert "Cancelled" in response.content.decode()
 

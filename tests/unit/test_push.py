@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.test import AsyncClient
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from reports import htmx
 from reports.engine import events, jobs
@@ -83,7 +84,7 @@ def test_the_polled_fragment_polls_and_the_pushed_one_waits_for_a_stream_error(o
     request = rf.get("/")
     request.user = user
     pushed = render_to_string("reports/job_detail.html#job-status", job_context(job, pushed=True), request)
-    assert f'hx-trigger="{htmx.stream_failed("closest .job-live")}"' in pushed and "every 1s" not in pushed
+    assert f'hx-trigger="{escape(htmx.stream_failed("closest .job-live"))}"' in pushed and "every 1s" not in pushed
     assert f'hx-get="/jobs/{job.pk}/status/"' in pushed  # what it fetches when the stream fails
 
 
@@ -178,9 +179,9 @@ def test_the_pushed_updates_wait_for_a_stream_error_and_end_with_the_last_active
     request.user = user
     rows = render_updates(request, user, [str(job.pk)])
     assert f'id="job-row-{job.pk}"' in rows.html and not rows.final
-    assert f'hx-trigger="{htmx.stream_failed("#user-stream")}"' in rows.html and "every 1s" not in rows.html
+    assert f'hx-trigger="{escape(htmx.stream_failed("#user-stream"))}"' in rows.html and "every 1s" not in rows.html
     notices = render_updates(request, user, [])
-    assert 'id="notice-poller"' in notices.html and htmx.stream_failed("#user-stream") in notices.html
+    assert 'id="notice-poller"' in notices.html and escape(htmx.stream_failed("#user-stream")) in notices.html
     assert not notices.final
     Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, finished_at=timezone.now())
     rows = render_updates(request, user, [str(job.pk)])
