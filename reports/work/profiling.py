@@ -130,9 +130,9 @@ def bin_edges(values: np.ndarray, integers: bool) -> np.ndarray | int:
     """Ten equal bins, but for whole numbers bins of whole numbers, edges half-way between them:
     ten equal bins over 1..12 would hold two values in some and one in others, and a uniform
     column would look U-shaped."""
-    if not integers:
-        return HISTOGRAM_BINS
     low, high = int(values.min()), int(values.max())
+    if not integers or high - low > 2**52:  # past 2**52 a float cannot hold every whole number
+        return HISTOGRAM_BINS
     width = max(1, math.ceil((high - low + 1) / HISTOGRAM_BINS))
     return np.arange(low, high + width + 1, width)[: math.ceil((high - low + 1) / width) + 1] - 0.5
 
@@ -173,7 +173,13 @@ def profile_column(series: pl.Series) -> dict:
             histogram=histogram(series),
         )
     elif kind in ("date", "datetime") and count:
-        stats.update(earliest=plain(series.min()), latest=plain(series.max()))
+        # As text from polars itself: a Python date cannot hold year 0, which a file can ("0-1-1").
+        column, shape = pl.col(series.name), "%Y-%m-%d" if kind == "date" else "%Y-%m-%dT%H:%M:%S"
+        ends = series.to_frame().select(
+            column.min().dt.to_string(shape).alias("a"), column.max().dt.to_string(shape).alias("b")
+        )
+        earliest, latest = ends.row(0)
+        stats.update(earliest=earliest, latest=latest)
     if count:
         stats["unique"] = stats["distinct"] == count
         if not stats["unique"]:

@@ -127,3 +127,9 @@ def test_a_uniform_whole_number_column_has_a_flat_histogram():
     wide = histogram(pl.Series("id", range(1000)))
     assert wide["counts"] == [100] * 10
     assert histogram(pl.Series("price", [0.5, 1.5, 2.5]))["counts"].count(1) == 3
+
+
+def test_a_date_in_year_zero_is_profiled_not_a_crash(tmp_path):
+    # Found by the fuzz test: "0-1-1" reads as a date no Python date can hold.
+    result = profile_of(tmp_path, b"when\n0-1-1\n2025-01-31\n")
+    assert column(result, "when")["latest"] == "2025-01-31"

@@ -2,6 +2,7 @@
 which pages open a stream, and a publish that cannot reach Redis."""
 
 import logging
+import re
 import time
 
 import pytest
@@ -20,6 +21,12 @@ from reports.models import Job
 from tests.support import HTMX, SALES_PARAMS
 
 pytestmark = pytest.mark.django_db
+STREAM = re.compile(r"sse[-:]connect=")  # htmx 2's sse-connect, htmx 4's hx-sse:connect
+
+
+def stream_to(url: str) -> str:
+    """The attributes that open a stream to `url`, as the loaded htmx spells them."""
+    return htmx.attribute("sse:connect", url)
 
 
 def running_job(user) -> Job:
@@ -47,7 +54,7 @@ def test_a_pushed_fragment_carries_no_csrf_token_so_the_same_state_renders_the_s
 def test_under_wsgi_the_job_page_only_polls(owner_client, user):
     job = running_job(user)
     page = owner_client.get(reverse("job_detail", args=[job.pk])).content.decode()
-    assert "sse-connect" not in page and 'hx-trigger="every 1s"' in page
+    assert not STREAM.search(page) and 'hx-trigger="every 1s"' in page
     assert owner_client.get(reverse("job_events", args=[job.pk])).status_code == 204
 
 
@@ -56,12 +63,12 @@ def test_under_asgi_the_job_page_opens_a_stream_and_polls_until_the_first_push(u
     async_to_sync(client.aforce_login)(user)
     job = running_job(user)
     page = async_to_sync(client.get)(reverse("job_detail", args=[job.pk])).content.decode()
-    assert f'sse-connect="/jobs/{job.pk}/events/"' in page and 'sse-swap="message"' in page
+    assert stream_to(f"/jobs/{job.pk}/events/") in page
     assert 'hx-trigger="every 1s"' in page  # until the first push replaces it
     job.status = Job.Status.SUCCEEDED
     job.save()
     ended = async_to_sync(client.get)(reverse("job_detail", args=[job.pk])).content.decode()
-    assert "sse-connect" not in ended  # nothing left to watch
+    assert not STREAM.search(ended)  # nothing left to watch
 
 
 def test_streams_can_be_turned_off(user, settings):
@@ -69,7 +76,7 @@ def test_streams_can_be_turned_off(user, settings):
     client = AsyncClient()
     async_to_sync(client.aforce_login)(user)
     job = running_job(user)
-    assert "sse-connect" not in async_to_sync(client.get)(reverse("job_detail", args=[job.pk])).content.decode()
+    assert not STREAM.search(async_to_sync(client.get)(reverse("job_detail", args=[job.pk])).content.decode())
     assert async_to_sync(client.get)(reverse("job_events", args=[job.pk])).status_code == 204
 
 
@@ -140,23 +147,23 @@ def test_under_asgi_my_jobs_opens_one_stream_for_its_running_rows(user):
     running = running_job(user)
     Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.SUCCEEDED)
     page = async_to_sync(asgi_client(user).get)(reverse("job_list")).content.decode()
-    assert page.count("sse-connect") == 1
-    assert f'sse-connect="/events/?ids={running.pk}"' in page and 'sse-swap="message"' in page
+    assert len(STREAM.findall(page)) == 1
+    assert stream_to(f"/events/?ids={running.pk}") in page
     assert 'hx-trigger="every 1s"' in page  # the row poller, until the first push replaces it
 
 
 def test_under_asgi_a_page_waiting_for_notices_opens_the_persons_stream(user):
     running_job(user)  # elsewhere: its notice may come while they read their schedules
     page = async_to_sync(asgi_client(user).get)(reverse("schedule_list")).content.decode()
-    assert 'sse-connect="/events/"' in page and 'hx-trigger="every 5s"' in page
+    assert stream_to("/events/") in page and 'hx-trigger="every 5s"' in page
     Job.objects.update(status=Job.Status.SUCCEEDED)
-    assert "sse-connect" not in async_to_sync(asgi_client(user).get)(reverse("schedule_list")).content.decode()
+    assert not STREAM.search(async_to_sync(asgi_client(user).get)(reverse("schedule_list")).content.decode())
 
 
 def test_under_asgi_the_home_pages_recent_jobs_stream_like_my_jobs(user):
     running = running_job(user)
     page = async_to_sync(asgi_client(user).get)(reverse("home")).content.decode()
-    assert page.count("sse-connect") == 1 and f'sse-connect="/events/?ids={running.pk}"' in page
+    assert len(STREAM.findall(page)) == 1 and stream_to(f"/events/?ids={running.pk}") in page
     assert f'id="job-row-{running.pk}"' in page and "/cancel/" in page
     assert 'id="notice-poller" hidden>' in page  # the rows' stream (or poll) carries the notices
 
@@ -164,7 +171,7 @@ def test_under_asgi_the_home_pages_recent_jobs_stream_like_my_jobs(user):
 def test_under_wsgi_my_jobs_and_notices_only_poll(owner_client, user):
     running_job(user)
     for name in ("job_list", "home"):
-        assert "sse-connect" not in owner_client.get(reverse(name)).content.decode()
+        assert not STREAM.search(owner_client.get(reverse(name)).content.decode())
     assert owner_client.get(reverse("user_events")).status_code == 204
 
 
