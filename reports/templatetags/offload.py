@@ -107,6 +107,21 @@ def schedule_summary(schedule) -> str:
 
 
 @register.filter
+def histogram_range(histogram: dict | None) -> tuple[str, str]:
+    """The ends of a histogram's axis, as a person reads them: 1 and 12 for whole-number bins."""
+    if not histogram:
+        return ("", "")
+    low, high = histogram["edges"][0], histogram["edges"][-1]
+    if histogram.get("whole"):
+        low, high = low + 0.5, high - 0.5
+    return (axis_number(low), axis_number(high))
+
+
+def axis_number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:,.6g}"
+
+
+@register.filter
 def histogram_bars(histogram: dict | None) -> list[dict]:
     """Each bin with its height as a percentage of the tallest, for a CSS bar chart."""
     if not histogram:

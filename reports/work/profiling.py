@@ -122,8 +122,14 @@ def histogram(series: pl.Series) -> dict | None:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None
-    counts, edges = np.histogram(values, bins=bin_edges(values, series.dtype.is_integer()))
-    return {"counts": counts.tolist(), "edges": [plain(float(edge)) for edge in edges]}
+    bins = bin_edges(values, series.dtype.is_integer())
+    counts, edges = np.histogram(values, bins=bins)
+    # "whole": bins of whole numbers, edges half-way between them (the axis reads 1 to 12, not 0.5 to 12.5).
+    return {
+        "counts": counts.tolist(),
+        "edges": [plain(float(edge)) for edge in edges],
+        "whole": not isinstance(bins, int),
+    }
 
 
 def bin_edges(values: np.ndarray, integers: bool) -> np.ndarray | int:

@@ -25,3 +25,11 @@ def test_no_duration_says_nothing():
 )
 def test_a_kind_inside_a_sentence_keeps_its_acronyms(label, said):
     assert in_sentence(label) == said
+
+
+def test_a_histograms_axis_reads_whole_numbers_as_whole():
+    from reports.templatetags.offload import histogram_range
+
+    assert histogram_range({"edges": [0.5, 6.5, 12.5], "whole": True}) == ("1", "12")
+    assert histogram_range({"edges": [3.5, 20.0, 42.0]}) == ("3.5", "42")
+    assert histogram_range({"edges": [0.0, 1500000.0]}) == ("0", "1,500,000")
