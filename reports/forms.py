@@ -29,6 +29,19 @@ class SignInForm(AuthenticationForm):
             self.fields["password"].widget.attrs["autofocus"] = True
 
 
+def focus_first_error(form: forms.Form) -> forms.Form:
+    """Put the keyboard's focus on the first field with an error: htmx focuses an `autofocus`
+    element it swaps in, and a browser does so on a page load. Other fields lose theirs."""
+    first = next((name for name in form.fields if name in form.errors), None)  # first on the page
+    if first:
+        for name, field in form.fields.items():
+            if name == first:
+                field.widget.attrs["autofocus"] = True
+            else:
+                field.widget.attrs.pop("autofocus", None)
+    return form
+
+
 class ReportForm(forms.Form):
     """The base of every kind's form (reports/kinds.py): "email me" for every kind, and the job's
     parameters from the cleaned fields (override `job_inputs` to shape them, or to add an upload)."""

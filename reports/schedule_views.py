@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from reports import htmx, kinds
 from reports.engine import schedules
 from reports.engine.access import login_required
-from reports.forms import schedulable_kinds, schedule_form_for
+from reports.forms import focus_first_error, schedulable_kinds, schedule_form_for
 from reports.models import ReportSchedule
 from reports.views import HtmxHttpRequest, render_page, see_other
 
@@ -52,7 +52,9 @@ def schedule_form(request: HtmxHttpRequest, schedule_id=None) -> HttpResponse:
 
     form = form_class(request.POST, user=request.user)
     if not form.is_valid():
-        return render_page(request, "reports/schedule_form.html", {**context, "form": form}, status=400)
+        return render_page(
+            request, "reports/schedule_form.html", {**context, "form": focus_first_error(form)}, status=400
+        )
     saved = schedules.save_schedule(
         request.user, form.cleaned_data["name"], kind.name, form.job_inputs()["params"],
         form.timing(), form.cleaned_data["notify_by_email"], schedule=schedule,

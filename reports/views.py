@@ -17,7 +17,7 @@ from reports import htmx, kinds
 from reports.engine import jobs, notifications
 from reports.engine.access import get_job_for, login_required
 from reports.engine.downloads import stored_file_response
-from reports.forms import JobFilterForm
+from reports.forms import JobFilterForm, focus_first_error
 from reports.live import polling
 from reports.live.fragments import (
     JOBS_PER_PAGE,
@@ -69,7 +69,7 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
     form = report.form(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
-        context = {"report": report, "form": form}
+        context = {"report": report, "form": focus_first_error(form)}
         if request.htmx:
             # Errors belong in the form, not in the result area the form targets on success.
             response = render(request, "reports/report_form.html#report-form", context)
@@ -144,9 +144,8 @@ def job_status(request: HtmxHttpRequest, job_id) -> HttpResponse:
     jobs_ahead = jobs.jobs_ahead(job)
     if not job.is_active:
         notifications.seen(job)  # this poll shows its end where its owner is looking
-        return render(
-            request, "reports/job_detail.html#job-status", with_notices(request.user, job_context(job, jobs_ahead))
-        )
+        context = job_context(job, jobs_ahead, ended_here=True)
+        return render(request, "reports/job_detail.html#job-status", with_notices(request.user, context))
     waiting = notifications.pending(request.user, exclude=job.pk)
     etag = polling.fragment_etag(job, jobs_ahead, waiting)
     response = get_conditional_response(request, etag=etag)
@@ -280,4 +279,4 @@ def after_action(request: HtmxHttpRequest, job: Job) -> HttpResponse:
     notifications.seen(job)  # they acted on it themselves
     # No notices in this answer: the page's own poll or stream brings them, and a push may have
     # replaced the card (and the form that asked) before this answer arrives.
-    return render(request, "reports/job_detail.html#job-status", job_context(job))
+    return render(request, "reports/job_detail.html#job-status", job_context(job, ended_here=True))

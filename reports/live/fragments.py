@@ -17,9 +17,13 @@ def streams_available(request) -> bool:
     return settings.OFFLOAD_STREAMS and isinstance(request, ASGIRequest)
 
 
-def job_context(job: Job, jobs_ahead: int | None = None, *, pushed: bool = False, streams: bool = False) -> dict:
+def job_context(
+    job: Job, jobs_ahead: int | None = None, *, pushed: bool = False, streams: bool = False, ended_here: bool = False
+) -> dict:
     """`pushed`: rendered for a stream, so it does not poll (it polls again if the stream fails).
     `streams`: the page may open a stream for this job (see the job-live partial).
+    `ended_here`: a fragment that shows the job's end on a page that watched it run (a poll, a
+    push, the person's own Cancel): it takes the keyboard's focus and is announced once.
 
     It reads and writes nothing of the notices: the view or stream that shows a job's end to its
     owner marks it seen (notifications.seen), so no notice repeats it elsewhere."""
@@ -33,6 +37,7 @@ def job_context(job: Job, jobs_ahead: int | None = None, *, pushed: bool = False
         "poll_seconds": polling.poll_seconds(job, jobs_ahead),
         "pushed": pushed,
         "streams": streams and job.is_active,
+        "ended_here": ended_here and not job.is_active,
     }
 
 

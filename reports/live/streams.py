@@ -122,7 +122,7 @@ def render_job(request, user, job_id) -> Render:
         if job is None:
             return Render(render_to_string("reports/job_detail.html#job-gone", {"job_id": job_id}), final=True)
         notifications.seen(job)  # pushed to where its owner is looking: once it has ended, no notice elsewhere
-        context = with_notices(user, job_context(job, pushed=True))
+        context = with_notices(user, job_context(job, pushed=True, ended_here=True))
         html = render_to_string("reports/job_detail.html#job-status", context, request)
         return Render(html, final=not job.is_active)
     finally:

@@ -24,6 +24,10 @@ def test_generate_a_sales_summary_watch_it_and_download_the_csv(page, live_serve
 
     table = page.locator(".result table")
     expect(table).to_be_visible(timeout=60_000)
+    # The end is where the keyboard now is, and a screen reader hears it once.
+    expect(page.locator(".job__summary")).to_be_focused()
+    expect(page.locator("#announcer")).to_have_text("Your sales summary is ready.")
+    expect(page.locator("#announcer")).to_have_count(1)
     expect(bar).to_have_count(0)
     assert polls, "the status fragment was never polled"
     expect(table.locator("tbody tr")).to_have_count(10)
@@ -52,6 +56,7 @@ def test_a_bad_upload_is_explained_in_place(page, live_server, user, tmp_path):
     page.click("button:has-text('Generate report')")
     expect(page.get_by_text("This is a binary file, not a CSV")).to_be_visible()
     expect(page.locator("#result .placeholder")).to_be_visible()  # the result area was not touched
+    expect(page.locator("#id_file")).to_be_focused()  # the keyboard is where the problem is
     assert not Job.objects.exists()
 
 

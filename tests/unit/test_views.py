@@ -246,6 +246,28 @@ def test_status_fragment_stops_polling_and_shows_the_result_when_done(owner_clie
     assert reverse("artifact_download", args=[job.pk, "sales-summary.csv"]) in content
 
 
+def test_the_poll_that_sees_the_end_takes_the_focus_and_announces_it_once(owner_client, user):
+    job = finished_job(user)
+    content = owner_client.get(reverse("job_status", args=[job.pk]), **HTMX).content.decode()
+    assert re.search(r'<h2 class="job__summary" tabindex="-1" autofocus>', content)
+    assert re.search(r'<p id="announcer"[^>]*hx-swap-oob="true">Your sales summary is ready.</p>', content)
+    page = owner_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "autofocus" not in page and page.count('id="announcer"') == 1  # a page load moves nothing
+
+
+def test_a_running_jobs_poll_announces_nothing(owner_client, user):
+    job = make_job(user, Job.Status.RUNNING)
+    content = owner_client.get(reverse("job_status", args=[job.pk]), **HTMX).content.decode()
+    assert "announcer" not in content and "autofocus" not in content and "aria-live" not in content
+
+
+def test_a_form_with_errors_puts_the_focus_on_the_first(owner_client):
+    data = {"date_from": "2025-03-01", "date_to": "2025-01-01", "group_by": "nope", "metric": "orders"}
+    content = owner_client.post(reverse("report_form", args=["sales-summary"]), data, **HTMX).content.decode()
+    focused = re.findall(r"<(?:input|select)[^>]*autofocus[^>]*>", content)
+    assert len(focused) == 1 and 'name="date_to"' in focused[0]  # the first on the page with an error
+
+
 def test_failed_job_shows_the_message_and_reference_without_polling(owner_client, user):
     job = make_job(user, Job.Status.FAILED, error_message="The file is empty.", error_reference="AB12CD34")
     content = owner_client.get(reverse("job_status", args=[job.pk]), **HTMX).content.decode()
