@@ -44,6 +44,16 @@ class Timing:
         return fields
 
 
+# Each cron field: what a person calls it, and what it takes (Celery's parser decides).
+CRONTAB_FIELDS = {
+    "minute": ("minute", "0–59, a list (0,30), a range (0-15) or a step (*/15)"),
+    "hour": ("hour", "0–23, a list, a range or a step"),
+    "day_of_month": ("day of the month", "1–31, a list, a range or a step"),
+    "month_of_year": ("month", "1–12, a list, a range or a step"),
+    "day_of_week": ("day of the week", "0–6 with Sunday as 0, or mon–sun, a list or a range (mon-fri)"),
+}
+
+
 def parse_crontab(expression: str) -> dict:
     """Five cron fields, checked by Celery's own parser; ValueError with a sentence if wrong."""
     parts = expression.split()
@@ -52,11 +62,13 @@ def parse_crontab(expression: str) -> dict:
             "A crontab has five fields separated by spaces: minute, hour, day of month, month, day of week "
             "(for example “0 7 * * 1-5” for 07:00 on weekdays)."
         )
-    fields = dict(zip(["minute", "hour", "day_of_month", "month_of_year", "day_of_week"], parts, strict=True))
-    try:
-        crontab(**fields)
-    except ValueError as error:
-        raise ValueError(f"That crontab is not valid: {error}.") from None
+    fields = dict(zip(CRONTAB_FIELDS, parts, strict=True))
+    for name, value in fields.items():
+        try:
+            crontab(**{name: value})  # one field at a time, so the sentence can name the wrong one
+        except Exception:  # Celery's parser raises ValueError or its own ParseException
+            words, allowed = CRONTAB_FIELDS[name]
+            raise ValueError(f"The {words} field “{value}” is not valid: it takes {allowed}.") from None
     return fields
 
 

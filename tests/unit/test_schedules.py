@@ -151,7 +151,16 @@ def test_creating_a_daily_schedule_from_the_form(owner_client, user):
     [
         ({"frequency": "daily", "time_of_day": ""}, "time_of_day", "Pick the time of day"),
         ({"frequency": "crontab", "crontab_expression": "0 7 * *"}, "crontab_expression", "five fields"),
-        ({"frequency": "crontab", "crontab_expression": "0 25 * * *"}, "crontab_expression", "not valid"),
+        (
+            {"frequency": "crontab", "crontab_expression": "0 25 * * *"},
+            "crontab_expression",
+            "The hour field “25” is not valid: it takes 0–23",
+        ),
+        (
+            {"frequency": "crontab", "crontab_expression": "0 7 * * 9"},
+            "crontab_expression",
+            "The day of the week field “9” is not valid",
+        ),
         ({"frequency": "daily", "time_of_day": "07:00", "time_zone": "Mars/Olympus"}, "time_zone", "valid choice"),
         ({"frequency": "hourly", "time_of_day": "07:00"}, "frequency", "valid choice"),
     ],
