@@ -68,6 +68,12 @@ def test_signing_in_and_the_forms_clean_and_with_errors(checked, live_server, us
     page.locator("form button[type=submit]").last.click()
     expect(page.locator(".errorlist").first).to_be_visible()
     check("a schedule's form with errors")
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the nav wraps, tables narrow
+    for path, state in [("/", "home on a phone"), ("/reports/sales-summary/", "a form on a phone"),
+                        ("/jobs/", "My jobs on a phone"), ("/schedules/", "Schedules on a phone")]:  # fmt: skip
+        page.goto(f"{live_server.url}{path}")
+        check(state)
     assert not found, "axe found:\n" + described(found)
 
 
