@@ -159,3 +159,58 @@ def test_the_checker_sees_a_violation(checked, live_server):
     page.evaluate("document.querySelector('label').remove()")  # a field without its label
     check("a broken sign-in")
     assert "label" in {problem["id"] for problem in found["a broken sign-in"]}
+
+
+def test_with_the_keyboard_alone_a_report_is_started_followed_and_run_again(
+    checked, live_server, user, celery_worker_process
+):
+    page, check, found = checked
+    sign_in(page, live_server)
+
+    def tab_to(name: str, limit: int = 40) -> None:
+        """Press Tab until the focused element's text or label is `name`; every step shows a focus ring."""
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            focused = page.evaluate(
+                "() => { const e = document.activeElement;"
+                " return [(e.innerText || e.value || e.getAttribute('aria-label') || '').trim(),"
+                " getComputedStyle(e).outlineStyle]; }"
+            )
+            if name in focused[0]:
+                assert focused[1] != "none", f"no focus ring on {name!r}"
+                return
+        raise AssertionError(f"{name!r} is not reachable with Tab")
+
+    tab_to("Sales summary")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{live_server.url}/reports/sales-summary/")
+    tab_to("Generate report")
+    page.keyboard.press("Enter")
+    expect(page.locator(".result table")).to_be_visible(timeout=60_000)
+    expect(page.locator(".job__summary")).to_be_focused()  # the end, where the keyboard is
+    tab_to("Run again")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("progressbar")).to_be_visible()
+    assert Job.objects.filter(owner=user).count() == 2
+
+
+def test_the_progress_bar_reads_at_200_percent_zoom_and_in_forced_colours(browser, live_server, user):
+    # 200 % zoom is a viewport half as wide in CSS pixels; forced colours is Windows' high contrast.
+    context = browser.new_context(viewport={"width": 640, "height": 450}, device_scale_factor=2, forced_colors="active")
+    page = context.new_page()
+    try:
+        sign_in(page, live_server)
+        running = Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING,
+                                     started_at=timezone.now(), progress=40, step="Grouping the orders")  # fmt: skip
+        page.goto(f"{live_server.url}{running.get_absolute_url()}")
+        bar = page.locator(".progress__bar")
+        expect(bar).to_be_visible()
+        fill = bar.evaluate("e => [getComputedStyle(e).backgroundColor, e.getBoundingClientRect().width]")
+        track = page.locator(".progress").evaluate(
+            "e => [getComputedStyle(e).borderTopStyle, e.getBoundingClientRect().width]"
+        )
+        assert fill[0] not in ("rgba(0, 0, 0, 0)", "transparent") and 0 < fill[1] < track[1]
+        assert track[0] == "solid"  # the track's outline shows where 100 % is
+        assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")  # nothing scrolls sideways
+    finally:
+        context.close()
