@@ -32,7 +32,7 @@ def main() -> int:
     manage = [sys.executable, str(BASE_DIR / "manage.py")]
 
     subprocess.run([*manage, "migrate", "--noinput", "-v", "1"], check=True, env=env)
-    account = subprocess.run([*manage, "ensure_demo_user"], check=True, env=env, capture_output=True, text=True)
+    account = subprocess.run([*manage, "ensure_demo_user"], check=True, env=env, stdout=subprocess.PIPE, text=True)
     print(account.stdout, end="", flush=True)
 
     from project.embedded_redis import EmbeddedRedis

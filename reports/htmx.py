@@ -8,11 +8,14 @@ this module gives htmx 2's spelling when the pages load htmx 2:
 - `hx-disable` is htmx 2's `hx-disabled-elt` (and htmx 2's own `hx-disable` means "ignore");
 - server-sent events: `hx-sse:connect` / `hx-sse:close` in htmx 4, where each unnamed message is
   swapped; the sse extension's `sse-connect` / `sse-swap="message"` / `sse-close` in htmx 2;
-- a stream that fails: htmx 2 says `htmx:sseError` whether it was refused or dropped; htmx 4
-  says `htmx:response:error` when it is refused (a 429 or 503) and `htmx:sse:error` when a
-  reconnection fails, so a poller that takes over listens for both (`stream_failed`);
+- a stream that fails: htmx 2 says `htmx:sseError`, htmx 4 `htmx:sse:error` when a reconnection
+  fails (`stream_failed`). A stream refused at its first connection (a 429 or 503) needs no
+  event: the page it was refused on is still polling. htmx 2's EventSource tries such a stream
+  again by itself; htmx 4 does not (a page refused a stream polls until it is reloaded: a timer
+  to try again would also reopen a stream that ended as it should);
 - the `HX-Target` request header: an id in htmx 2, `tag#id` in htmx 4 (`target_id`);
-- configuration: htmx 4 swaps every status but 204 and 304 unless told (`noSwap`), htmx 2 only
+- configuration: htmx 4 gives up on a request after 60 s unless told (`defaultTimeout`: 0, as
+  htmx 2, since an upload of 200 MB on a slow line takes longer); htmx 4 swaps every status but 204 and 304 unless told (`noSwap`), htmx 2 only
   2xx and 3xx unless told (`responseHandling`): both are told the same thing, that an error
   page is never swapped into a fragment, and the report form asks for its 429 by `hx-status:429`
   (htmx 2: the 429 entry below).
@@ -37,7 +40,9 @@ CONFIG = {
     2: {"includeIndicatorStyles": False, "allowEval": False, "allowScriptTags": False,
         "responseHandling": [{"code": "204", "swap": False}, {"code": "[23]..", "swap": True},
                              {"code": "429", "swap": True}, {"code": "[45]..", "swap": False, "error": True}]},
-    4: {"includeIndicatorCSS": False, "noSwap": [204, 304, "4xx", "5xx"]},
+    4: {"includeIndicatorCSS": False, "noSwap": [204, 304, "4xx", "5xx"], "defaultTimeout": 0,
+        # A stream that ends (its periodic renewal) comes back after 2 s, as the server's `retry:` asks htmx 2.
+        "sse": {"reconnectDelay": 2000}},
 }  # fmt: skip
 
 # htmx 4's attribute (after "hx-") -> htmx 2's attributes, as name=value pairs ("" takes the value).
@@ -91,8 +96,8 @@ def attribute(name: str, value: str) -> str:
 def target_id(request) -> str:
     """The id of the element a request will swap: htmx 2 sends `HX-Target: job-row-1`, htmx 4
     `HX-Target: tr#job-row-1`."""
-    target = request.htmx.target if getattr(request, "htmx", None) else None
-    return (target or "").rpartition("#")[2]
+    target = (request.htmx.target if getattr(request, "htmx", None) else None) or ""
+    return target.rpartition("#")[2]  # a tag alone (htmx 4, a target without an id) matches no id we ask about
 
 
 def stream_failed(source: str) -> str:
@@ -103,4 +108,4 @@ def stream_failed(source: str) -> str:
     quoted = (
         f'"{source}"' if " " in source else source
     )  # htmx 4 reads modifiers as HCON: a value with a space is quoted
-    return f"htmx:sse:error from:{quoted}, htmx:response:error from:{quoted}"
+    return f"htmx:sse:error from:{quoted}"

@@ -25,7 +25,7 @@ from reports.work.imaging import EncodedImage, ProcessedImage
 logger = logging.getLogger(__name__)
 
 ZIP_NAME = "images.zip"
-# The batch's tasks (reports/tasks.py), sent by name: that module imports this one.
+# The batch's tasks (reports/job_kinds/image_batch.py), sent by name: that module imports this one.
 PROCESS_IMAGE = "reports.tasks.process_image"
 FINISH_IMAGE_BATCH = "reports.tasks.finish_image_batch"
 

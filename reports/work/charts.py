@@ -1,6 +1,6 @@
 """Server-side SVG charts with matplotlib's object API (never pyplot: it keeps global state).
 
-Drawn 5 inches wide with 11-point text, so on a phone (the chart shrunk to ~340 px) the text is
+Drawn 5 inches wide with 11-point text, so on a phone (the chart shrunk from 480 to ~340 px) the text is
 still about 10 px; on a wide screen the page shows it at its own size rather than enlarged.
 """
 
@@ -13,7 +13,7 @@ INK = "#1f2933"
 MUTED = "#5b6775"
 ACCENT = "#3454d1"
 GRID = "#e4e7eb"
-WIDTH = 5.0  # inches, at 100 dpi: 500 px
+WIDTH = 5.0  # inches: matplotlib writes SVG in points, so 360 pt, 480 CSS px
 TEXT = 11  # points
 TITLE = 13
 

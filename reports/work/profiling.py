@@ -137,7 +137,7 @@ def bin_edges(values: np.ndarray, integers: bool) -> np.ndarray | int:
     ten equal bins over 1..12 would hold two values in some and one in others, and a uniform
     column would look U-shaped."""
     low, high = int(values.min()), int(values.max())
-    if not integers or high - low > 2**52:  # past 2**52 a float cannot hold every whole number
+    if not integers or max(abs(low), abs(high)) > 2**52:  # past 2**52 a float cannot hold every whole number
         return HISTOGRAM_BINS
     width = max(1, math.ceil((high - low + 1) / HISTOGRAM_BINS))
     return np.arange(low, high + width + 1, width)[: math.ceil((high - low + 1) / width) + 1] - 0.5
