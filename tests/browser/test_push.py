@@ -81,7 +81,7 @@ def test_with_the_stream_blocked_polling_takes_over(page, asgi_server, celery_wo
 
 
 def test_when_the_stream_drops_polling_takes_over(page, broker, celery_worker_process, user, tmp_path):
-    server = start_asgi_server(broker.url, tmp_path / "uvicorn.log", OFFLOAD_STREAM_MAX_SECONDS=2)
+    server = start_asgi_server(broker.url, tmp_path / "uvicorn.log", OFFLOAD_STREAM_MAX_SECONDS=4)
     try:
         sign_in(page, server)
         opened = []
@@ -91,12 +91,13 @@ def test_when_the_stream_drops_polling_takes_over(page, broker, celery_worker_pr
             route.continue_() if len(opened) == 1 else route.abort()  # it cannot come back
 
         page.route("**/events/", first_stream_only)
-        job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:8"})
+        job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:12"})
         seen = watch(page)
         page.goto(f"{server.url}/jobs/{job.pk}/")
         expect(page.locator(PUSHED)).to_have_count(1)
         seen["polls"].clear()
-        # The server ends the stream after 2 s; the page fetches its fragment, which polls again.
+        # The server ends the stream after 4 s (long enough to see it pushed on a busy machine); the page then
+        # fetches its fragment, which polls again.
         expect(page.locator(PUSHED)).to_have_count(0, timeout=10_000)
         values = bar_values_until_the_result(page)
         assert len(values - {None}) >= 2, values
