@@ -1,8 +1,9 @@
 """Which htmx the pages load (OFFLOAD_HTMX: 2 or 4), and the few places the two differ.
 
 The templates are written the htmx 4 way. Where htmx 2 spells a thing differently, a template
-asks for it through the `hx` tag or the `hx_event` filter (reports/templatetags/offload.py), and
-this module gives htmx 2's spelling when the pages load htmx 2:
+asks for it through the `hx`, `hx_csrf_header` and `stream_failed` tags
+(reports/templatetags/offload.py), and this module gives htmx 2's spelling when the pages load
+htmx 2:
 
 - attribute inheritance is explicit in htmx 4 (`hx-headers:inherited`), implicit in htmx 2;
 - `hx-disable` is htmx 2's `hx-disabled-elt` (and htmx 2's own `hx-disable` means "ignore");
@@ -15,10 +16,10 @@ this module gives htmx 2's spelling when the pages load htmx 2:
   to try again would also reopen a stream that ended as it should);
 - the `HX-Target` request header: an id in htmx 2, `tag#id` in htmx 4 (`target_id`);
 - configuration: htmx 4 gives up on a request after 60 s unless told (`defaultTimeout`: 0, as
-  htmx 2, since an upload of 200 MB on a slow line takes longer); htmx 4 swaps every status but 204 and 304 unless told (`noSwap`), htmx 2 only
-  2xx and 3xx unless told (`responseHandling`): both are told the same thing, that an error
-  page is never swapped into a fragment, and the report form asks for its 429 by `hx-status:429`
-  (htmx 2: the 429 entry below).
+  htmx 2, since an upload of 200 MB on a slow line takes longer); htmx 4 swaps every status but
+  204 and 304 unless told (`noSwap`), htmx 2 only 2xx and 3xx unless told (`responseHandling`):
+  both are told the same thing, that an error page is never swapped into a fragment, and the
+  report form asks for its 429 by `hx-status:429` (htmx 2: the 429 entry below).
 
 htmx 2 is django-htmx's bundled copy; htmx 4 is the npm package's built file, vendored into
 static/vendor by `make vendor`, with the integrity hash recorded there and checked by the browser.
@@ -102,10 +103,9 @@ def target_id(request) -> str:
 
 def stream_failed(source: str) -> str:
     """An hx-trigger for a poller that takes over when the stream of `source` (an element, as
-    hx-trigger's `from:` names it) is refused or lost."""
+    hx-trigger's `from:` names it) is lost."""
     if version() == 2:
         return f"htmx:sseError from:{source}"
-    quoted = (
-        f'"{source}"' if " " in source else source
-    )  # htmx 4 reads modifiers as HCON: a value with a space is quoted
+    # htmx 4 reads the modifiers as HCON: a value with a space is quoted.
+    quoted = f'"{source}"' if " " in source else source
     return f"htmx:sse:error from:{quoted}"

@@ -75,6 +75,14 @@ def kind_in_sentence(job) -> str:
 
 
 @register.filter
+def how_it_ended(job) -> str:
+    """ "Your CSV profile is ready": a notice's title, and what a screen reader hears as it ends."""
+    kind = kinds.in_sentence(job.get_kind_display())
+    ending = {"succeeded": "is ready", "failed": "failed"}.get(job.status, "was cancelled")
+    return f"Your {kind} {ending}"
+
+
+@register.filter
 def job_summary(job) -> str:
     """One line saying what the job is about, from its parameters."""
     kind = kinds.REGISTRY.get(job.kind)
