@@ -205,6 +205,8 @@ STORAGES = {
 # The built-in demo data set for the sales summary (generated on first use).
 OFFLOAD_DEMO_DATA_DIR = Path(env.str("OFFLOAD_DEMO_DATA_DIR", default=str(VAR_DIR / "demo-data")))
 OFFLOAD_DEMO_ORDERS = env.int("OFFLOAD_DEMO_ORDERS", default=500_000)
+# The demo shop's last day of orders (YYYY-MM-DD); empty: yesterday, moving with the calendar.
+OFFLOAD_DEMO_LAST_DAY = env.str("OFFLOAD_DEMO_LAST_DAY", default="")
 
 # Uploads larger than this are refused in the form (megabytes).
 OFFLOAD_MAX_UPLOAD_MB = env.int("OFFLOAD_MAX_UPLOAD_MB", default=200)

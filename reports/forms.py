@@ -47,6 +47,9 @@ class ReportForm(forms.Form):
     parameters from the cleaned fields (override `job_inputs` to shape them, or to add an upload)."""
 
     notify_by_email = forms.BooleanField(label="Email me when it has finished", required=False)
+    # True in a schedule's form: its parameters are for runs to come, so a period relative to
+    # the run ("the last 7 days") stays relative and each run works out its dates (JobKind.for_run).
+    relative_to_run = False
 
     def __init__(self, *args, user=None, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -130,6 +133,7 @@ class ScheduleTiming(forms.Form):
         help_text="minute hour day-of-month month day-of-week, e.g. “30 6 * * 1-5” for 06:30 on weekdays.",
     )  # fmt: skip
     time_zone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
+    relative_to_run = True
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, user=user, **kwargs)

@@ -14,6 +14,7 @@ workers alone.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from django.utils.module_loading import import_string
@@ -60,6 +61,9 @@ class JobKind:
     permission: str = ""
     # Asked before Run again (htmx's confirm), for a kind whose second run is not harmless.
     run_again_confirm: str = ""
+    # A schedule's parameters made into one run's, given the run's date in the schedule's time
+    # zone: a period relative to the run ("the last 7 days") worked out into that run's dates.
+    for_run: "Callable[[dict, date], dict] | None" = None
 
     # Hooks, for kinds whose work is more than one function (image batches use each of them):
     task: str = RUN_JOB_TASK  # the Celery task that starts a job, by name, given the job's id

@@ -18,6 +18,7 @@ from tests.s3_server import S3Server
 from tests.support import wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[1]
+PINNED_LAST_DAY = "2025-12-31"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,6 +42,8 @@ def isolated_files(tmp_path_factory):
     """Uploads, outputs and the demo data go to a temporary folder, never var/."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     settings.OFFLOAD_DEMO_DATA_DIR = tmp_path_factory.mktemp("demo-data")
+    # The demo shop's calendar stands still, so dates and figures in tests never move.
+    settings.OFFLOAD_DEMO_LAST_DAY = PINNED_LAST_DAY
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +114,7 @@ def app_environment(broker_url: str) -> dict:
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "OFFLOAD_DEMO_DATA_DIR": str(settings.OFFLOAD_DEMO_DATA_DIR),
+        "OFFLOAD_DEMO_LAST_DAY": settings.OFFLOAD_DEMO_LAST_DAY,
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -10,12 +10,14 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from celery.schedules import crontab
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from reports import kinds
 from reports.engine import jobs
 from reports.models import ReportSchedule
 
@@ -161,9 +163,13 @@ def run(schedule_id) -> str:
     if not schedule.periodic_task.enabled:
         return "paused"  # paused after beat had already sent this run
     now = timezone.now()
+    params = dict(schedule.params)
+    kind = kinds.REGISTRY.get(schedule.kind)
+    if kind is not None and kind.for_run is not None:
+        params = kind.for_run(params, timezone.localdate(now, timezone=ZoneInfo(schedule.time_zone)))
     try:
         job = jobs.create_job(
-            schedule.owner, schedule.kind, dict(schedule.params), schedule=schedule,
+            schedule.owner, schedule.kind, params, schedule=schedule,
             notify_by_email=schedule.notify_by_email,
         )  # fmt: skip
     except jobs.TooManyActiveJobs as refusal:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from reports.engine.progress import Progress, scaled
-from reports.work import charts, exports, profiling, sales, sales_query
+from reports.work import charts, demo_shop, exports, profiling, sales, sales_query
 from reports.work.sales_query import subtitle as sales_subtitle
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def run_sales_summary(params: dict, progress: Progress, files: "JobFiles") -> di
     query = sales_query.SalesQuery.from_params(params)
     progress(1, "Preparing the demo order data (generated on first use)")
     path = sales.demo_data_path(settings.OFFLOAD_DEMO_DATA_DIR, settings.OFFLOAD_DEMO_ORDERS)
-    summary = sales.summarise(sales.load_orders(path), query, scaled(progress, 10, 45))
+    summary = sales.summarise(sales.load_orders(path, demo_shop.last_day()), query, scaled(progress, 10, 45))
     group_label, metric_label = sales_query.GROUP_BY[query.group_by], sales_query.METRICS[query.metric]
     progress(50, "Drawing the chart")
     chart = charts.bar_chart_svg(

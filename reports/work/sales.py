@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from reports.work.sales_query import (
     SalesQuery,
     SalesRow,
     SalesSummary,
+    years_forward,
 )
 
 SEED = 20240101
@@ -119,5 +121,10 @@ def summarise(orders: pl.LazyFrame, query: SalesQuery, progress: Progress = igno
     return SalesSummary(query, rows, orders_total, units_total, revenue_total)
 
 
-def load_orders(path: Path) -> pl.LazyFrame:
-    return pl.scan_parquet(path)
+def load_orders(path: Path, last_day: date = LAST_DAY) -> pl.LazyFrame:
+    """The demo orders of a shop whose last day of orders is `last_day`: the generated calendar
+    moved forward whole years (sales_query.years_forward) and cut at that day."""
+    orders = pl.scan_parquet(path)
+    if years := years_forward(last_day):
+        orders = orders.with_columns(pl.col("order_date").dt.offset_by(f"{years}y"))
+    return orders.filter(pl.col("order_date") <= last_day)

@@ -29,6 +29,15 @@ PRODUCTS = {  # name: (list price, popularity)
     "Juniper Notebook Set": (14.0, 0.05),
 }
 GROUP_BY = {"region": "Region", "product": "Product", "month": "Month"}
+# A period relative to the day a job is made: what a schedule asks for, so each run covers new
+# days. Each ends yesterday (whole days only) or with the last whole month.
+PERIODS = {
+    "dates": "The dates below",
+    "last_7_days": "The last 7 days",
+    "last_30_days": "The last 30 days",
+    "last_month": "Last month",
+    "last_12_months": "The last 12 months",
+}
 METRICS = {
     "revenue": "Revenue",
     "orders": "Orders",
@@ -43,8 +52,11 @@ class SalesQuery:
     date_to: date
     group_by: str
     metric: str
+    period: str = "dates"  # the relative period these dates were worked out from, if any
 
     def __post_init__(self):
+        if self.period not in PERIODS:
+            raise ValueError(f"Unknown period {self.period!r}.")
         if self.group_by not in GROUP_BY:
             raise ValueError(f"Unknown grouping {self.group_by!r}.")
         if self.metric not in METRICS:
@@ -53,12 +65,13 @@ class SalesQuery:
             raise ValueError("The start date is after the end date.")
 
     def as_params(self) -> dict:
-        return {
+        params = {
             "date_from": self.date_from.isoformat(),
             "date_to": self.date_to.isoformat(),
             "group_by": self.group_by,
             "metric": self.metric,
         }
+        return params | ({"period": self.period} if self.period != "dates" else {})
 
     @classmethod
     def from_params(cls, params: dict) -> "SalesQuery":
@@ -67,6 +80,7 @@ class SalesQuery:
             date_to=date.fromisoformat(params["date_to"]),
             group_by=params["group_by"],
             metric=params["metric"],
+            period=params.get("period", "dates"),
         )
 
 
@@ -107,17 +121,60 @@ class SalesSummary:
         }
 
 
-def day_range() -> tuple[date, date]:
-    return FIRST_DAY, LAST_DAY
+def years_forward(last_day: date) -> int:
+    """How many whole years the generated orders move forward for a shop whose orders end on
+    `last_day`: whole years keep December's peak in December."""
+    return last_day.year - LAST_DAY.year
 
 
-def default_query() -> SalesQuery:
-    return SalesQuery(LAST_DAY - timedelta(days=364), LAST_DAY, "region", "revenue")
+def day_range(last_day: date = LAST_DAY) -> tuple[date, date]:
+    """The days with orders when the shop's last day is `last_day`: between one and two years."""
+    return FIRST_DAY.replace(year=FIRST_DAY.year + years_forward(last_day)), last_day
+
+
+def default_query(last_day: date = LAST_DAY) -> SalesQuery:
+    return SalesQuery(last_day - timedelta(days=364), last_day, "region", "revenue")
+
+
+def period_dates(period: str, today: date) -> tuple[date, date]:
+    """The first and last day of a relative period for a job made on `today`."""
+    yesterday = today - timedelta(days=1)
+    first_of_month = today.replace(day=1)
+    if period == "last_7_days":
+        return today - timedelta(days=7), yesterday
+    if period == "last_30_days":
+        return today - timedelta(days=30), yesterday
+    if period == "last_month":
+        end = first_of_month - timedelta(days=1)
+        return end.replace(day=1), end
+    if period == "last_12_months":
+        start = first_of_month.replace(year=first_of_month.year - 1)
+        return start, first_of_month - timedelta(days=1)
+    raise ValueError(f"{period!r} is not a relative period.")
+
+
+def for_day(params: dict, today: date) -> dict:
+    """A sales summary's parameters for a job made on `today`: a relative period's dates worked
+    out (fixed dates stay as they are)."""
+    period = params.get("period", "dates")
+    if period == "dates":
+        return params
+    date_from, date_to = period_dates(period, today)
+    return params | {"date_from": date_from.isoformat(), "date_to": date_to.isoformat()}
 
 
 def subtitle(query: SalesQuery) -> str:
-    """What a sales summary is about, in a line: its metric, grouping and dates."""
-    return (
-        f"{METRICS[query.metric]} by {GROUP_BY[query.group_by].lower()}, "
-        f"{query.date_from:%-d %b %Y} to {query.date_to:%-d %b %Y}"
-    )
+    """What a sales summary is about, in a line: its metric, grouping, period and dates."""
+    dates = f"{query.date_from:%-d %b %Y} to {query.date_to:%-d %b %Y}"
+    what = f"{METRICS[query.metric]} by {GROUP_BY[query.group_by].lower()}"
+    if query.period == "dates":
+        return f"{what}, {dates}"
+    return f"{what}, {PERIODS[query.period].lower()} ({dates})"
+
+
+def describe(params: dict) -> str:
+    """One line about a job's parameters, or a schedule's: a relative period has no dates until
+    a run works them out."""
+    if "date_from" in params:
+        return subtitle(SalesQuery.from_params(params))
+    return f"{METRICS[params['metric']]} by {GROUP_BY[params['group_by']].lower()}, {PERIODS[params['period']].lower()}"

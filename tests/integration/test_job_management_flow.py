@@ -82,8 +82,10 @@ def test_beat_fails_a_job_whose_worker_vanished(celery_worker_process, celery_be
 
 
 def test_beat_runs_a_due_schedule_as_an_ordinary_job_of_its_owner(celery_worker_process, celery_beat_process, user):
+    # "Last month" on the tests' pinned demo calendar (its last day 31 Dec 2025): December 2025.
+    relative = {"period": "last_month", "group_by": "region", "metric": "orders"}
     schedule = schedules.save_schedule(
-        user, "Every minute", "sales_summary", SALES_PARAMS,
+        user, "Every minute", "sales_summary", relative,
         schedules.Timing("crontab", "Europe/Paris", crontab_expression="* * * * *"), False,
     )  # fmt: skip
     # Last run two minutes ago: due at once, so the test does not wait for the next minute.
@@ -91,8 +93,10 @@ def test_beat_runs_a_due_schedule_as_an_ordinary_job_of_its_owner(celery_worker_
     task.last_run_at = timezone.now() - timedelta(minutes=2)
     task.save()
     job = wait_for(lambda: Job.objects.filter(schedule=schedule).first(), 60, "beat to run the schedule")
-    assert job.owner == user and job.params == SALES_PARAMS
-    assert finished(job.pk).status == Job.Status.SUCCEEDED
+    assert job.owner == user and job.params == {**relative, "date_from": "2025-12-01", "date_to": "2025-12-31"}
+    done = finished(job.pk)
+    assert done.status == Job.Status.SUCCEEDED and done.result["totals"]["orders"] > 0
+    assert "last month (1 Dec 2025 to 31 Dec 2025)" in done.result["subtitle"]
     schedule = ReportSchedule.objects.get(pk=schedule.pk)
     assert schedule.last_job_id == job.pk and schedule.last_run_at
     # Beat writes its run counts back lazily; its log says it sent this schedule's task.

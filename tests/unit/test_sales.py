@@ -3,7 +3,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from reports.work import sales
+from reports.work import sales, sales_query
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +91,51 @@ def test_an_impossible_query_is_refused(changes):
 def test_query_survives_a_round_trip_through_job_params():
     original = query(group_by="month", metric="orders")
     assert sales.SalesQuery.from_params(original.as_params()) == original
+
+
+# --- Periods relative to the day a job is made, on a calendar that moves ------------------------
+
+
+@pytest.mark.parametrize(
+    ("period", "today", "first", "last"),
+    [
+        ("last_7_days", date(2027, 3, 15), date(2027, 3, 8), date(2027, 3, 14)),
+        ("last_30_days", date(2027, 3, 1), date(2027, 1, 30), date(2027, 2, 28)),
+        ("last_month", date(2027, 3, 15), date(2027, 2, 1), date(2027, 2, 28)),
+        ("last_month", date(2027, 1, 1), date(2026, 12, 1), date(2026, 12, 31)),
+        ("last_12_months", date(2027, 3, 15), date(2026, 3, 1), date(2027, 2, 28)),
+    ],
+)
+def test_a_relative_period_ends_with_the_last_whole_day_or_month(period, today, first, last):
+    assert sales_query.period_dates(period, today) == (first, last)
+    params = sales_query.for_day({"period": period, "group_by": "region", "metric": "orders"}, today)
+    assert (params["date_from"], params["date_to"]) == (first.isoformat(), last.isoformat())
+
+
+def test_fixed_dates_are_the_same_on_any_day():
+    params = {"date_from": "2025-01-01", "date_to": "2025-03-31", "group_by": "region", "metric": "orders"}
+    assert sales_query.for_day(params, date(2031, 7, 1)) == params
+
+
+def test_a_jobs_line_names_its_period_and_the_dates_it_covered():
+    query = sales_query.SalesQuery(date(2027, 3, 8), date(2027, 3, 14), "region", "revenue", "last_7_days")
+    assert sales_query.subtitle(query) == "Revenue by region, the last 7 days (8 Mar 2027 to 14 Mar 2027)"
+    assert sales_query.SalesQuery.from_params(query.as_params()) == query
+    schedule_params = {"period": "last_month", "group_by": "product", "metric": "units"}
+    assert sales_query.describe(schedule_params) == "Units sold by product, last month"
+
+
+@pytest.mark.parametrize("last_day", [date(2026, 12, 3), date(2027, 1, 1), date(2025, 6, 30)])
+def test_the_demo_calendar_moves_whole_years_and_ends_on_its_last_day(tmp_path, last_day):
+    path = sales.demo_data_path(tmp_path, 20_000)
+    moved = sales.load_orders(path, last_day).collect()
+    first, last = sales_query.day_range(last_day)
+    assert moved["order_date"].min() == first and moved["order_date"].max() == last
+    assert first.month == 1 and first.day == 1 and (last - first).days >= 180
+    # December keeps its peak: the moved Decembers are the generated ones, order for order.
+    years = sales_query.years_forward(last_day)
+    original = sales.load_orders(path).collect()
+    december = original.filter(pl.col("order_date").dt.month() == 12, pl.col("order_date").dt.year() == 2024)
+    moved_december = moved.filter(pl.col("order_date").dt.month() == 12, pl.col("order_date").dt.year() == 2024 + years)
+    if years >= 0 and date(2024 + years, 12, 31) <= last_day:
+        assert moved_december["order_id"].to_list() == december["order_id"].to_list()

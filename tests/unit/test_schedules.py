@@ -112,6 +112,35 @@ def test_a_scheduled_run_makes_an_ordinary_job_owned_by_the_owner(user, django_c
     assert schedule.last_job == job and schedule.last_run_at and not schedule.last_skip_reason
 
 
+def test_each_run_of_a_relative_period_covers_the_days_before_it_in_the_schedules_zone(user, settings, monkeypatch):
+    settings.OFFLOAD_MAX_ACTIVE_JOBS = 10
+    settings.OFFLOAD_DEMO_LAST_DAY = ""  # the demo shop's calendar moves, as it does outside tests
+    params = {"period": "last_7_days", "group_by": "region", "metric": "orders"}
+    auckland = schedules.Timing("daily", "Pacific/Auckland", time(7, 0))
+    honolulu = schedules.Timing("daily", "Pacific/Honolulu", time(7, 0))
+    made = {}
+    for now in (datetime(2027, 3, 15, 9, 30, tzinfo=UTC), datetime(2027, 4, 2, 9, 30, tzinfo=UTC)):
+        monkeypatch.setattr(timezone, "now", lambda now=now: now)
+        for timing in (auckland, honolulu):
+            schedule = schedules.save_schedule(user, timing.time_zone, "sales_summary", params, timing, False)
+            job = Job.objects.get(pk=run_scheduled_report(str(schedule.pk)))
+            made[now.day, timing.time_zone] = (job.params["date_from"], job.params["date_to"])
+            assert job.params["period"] == "last_7_days"
+            schedules.delete_schedule(schedule)
+    # 09:30 UTC on 15 March is the evening of the 15th in Auckland, still the 14th in Honolulu.
+    assert made[15, "Pacific/Auckland"] == ("2027-03-08", "2027-03-14")
+    assert made[15, "Pacific/Honolulu"] == ("2027-03-07", "2027-03-13")
+    assert made[2, "Pacific/Auckland"] == ("2027-03-26", "2027-04-01")
+
+
+def test_a_relative_period_runs_on_the_pinned_demo_calendar_as_on_its_next_day(user, settings):
+    settings.OFFLOAD_DEMO_LAST_DAY = "2025-12-31"
+    params = {"period": "last_month", "group_by": "region", "metric": "orders"}
+    schedule = schedules.save_schedule(user, "Pinned", "sales_summary", params, DAILY_AT_7, False)
+    job = Job.objects.get(pk=run_scheduled_report(str(schedule.pk)))
+    assert (job.params["date_from"], job.params["date_to"]) == ("2025-12-01", "2025-12-31")
+
+
 def test_a_scheduled_run_at_the_active_job_limit_is_skipped_and_says_so(user, settings):
     settings.OFFLOAD_MAX_ACTIVE_JOBS = 1
     Job.objects.create(owner=user, kind="sales_summary", params=SALES_PARAMS, status=Job.Status.RUNNING)
@@ -144,6 +173,17 @@ def test_creating_a_daily_schedule_from_the_form(owner_client, user):
     page = owner_client.get(reverse("schedule_list")).content.decode()
     assert "Monday numbers" in page and "Every day at 07:00 (Europe/Paris)" in page
     assert ", 07:00</time>" in page  # the next run in the schedule's zone, not the server's
+
+
+def test_a_schedule_keeps_a_relative_period_and_says_so_in_the_list(owner_client, user):
+    form = {**FORM, "period": "last_7_days", "frequency": "daily", "time_of_day": "07:00"}
+    assert owner_client.post(reverse("schedule_new"), form).status_code == 303
+    schedule = ReportSchedule.objects.get(owner=user)
+    assert schedule.params == {"period": "last_7_days", "group_by": "region", "metric": "orders"}
+    page = owner_client.get(reverse("schedule_list")).content.decode()
+    assert "Orders by region, the last 7 days" in page
+    edit = owner_client.get(reverse("schedule_edit", args=[schedule.pk])).content.decode()
+    assert '<option value="last_7_days" selected>' in edit
 
 
 @pytest.mark.parametrize(

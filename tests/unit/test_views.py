@@ -150,6 +150,25 @@ def test_invalid_parameters_are_explained_in_the_form(owner_client, form, messag
     assert not Job.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_relative_period_becomes_the_dates_it_covers_today(owner_client, user):
+    # The test calendar is pinned (conftest): its last day is 2025-12-31, so "today" is 1 Jan 2026.
+    # A stray date in the hidden fields is ignored, not reported.
+    form = {**SALES_FORM, "period": "last_month", "date_from": "not a date"}
+    assert owner_client.post("/reports/sales-summary/", form).status_code == 303
+    job = Job.objects.get(owner=user)
+    assert job.params == {**SALES_PARAMS, "period": "last_month", "date_from": "2025-12-01", "date_to": "2025-12-31"}
+    page = owner_client.get(job.get_absolute_url()).content.decode()
+    assert "Orders by month, last month (1 Dec 2025 to 31 Dec 2025)" in page
+
+
+def test_the_dates_below_need_both_dates(owner_client):
+    response = owner_client.post("/reports/sales-summary/", {**SALES_FORM, "period": "dates", "date_to": ""})
+    assert response.status_code == 400
+    assert "Pick the last day, or a period." in response.content.decode()
+    assert not Job.objects.exists()
+
+
 def test_htmx_form_errors_replace_the_form_not_the_result_area(owner_client):
     response = owner_client.post("/reports/sales-summary/", {**SALES_FORM, "metric": "vibes"}, **HTMX)
     assert response.status_code == 200
