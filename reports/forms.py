@@ -132,7 +132,12 @@ class ScheduleTiming(forms.Form):
         label="Crontab", required=False, max_length=100,
         help_text="minute hour day-of-month month day-of-week, e.g. “30 6 * * 1-5” for 06:30 on weekdays.",
     )  # fmt: skip
-    time_zone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
+    # The browser's zone cannot be read without a script of our own (pages run none but htmx):
+    # the server's zone for a first schedule, then the person's own last choice (usual_time_zone).
+    time_zone = forms.ChoiceField(
+        label="Time zone", choices=time_zone_choices,
+        help_text="Runs follow this zone's clock, summer time included. New schedules start in the zone of your last one.",
+    )  # fmt: skip
     relative_to_run = True
 
     def __init__(self, *args, user=None, **kwargs):

@@ -59,7 +59,7 @@ def duration(value: timedelta | None) -> str:
     seconds = value.total_seconds()
     if seconds < 0.1:
         return "under 0.1 s"
-    if seconds < 10:
+    if round(seconds, 1) < 10:  # 9.95 s rounds to 10 s, said as "10 s", never "10.0 s"
         return f"{seconds:.1f} s"
     return whole_seconds(round(seconds))
 

@@ -23,6 +23,14 @@ def test_the_vendored_htmx_4_matches_the_integrity_hashes_recorded_for_it():
         assert file["integrity"] == "sha384-" + base64.b64encode(digest).decode()
 
 
+def test_the_vendored_axe_core_matches_its_recorded_sha384():
+    vendor = STATIC.parent / "tests" / "browser" / "vendor"
+    sums = [line.split() for line in (vendor / "SHA384SUMS").read_text().splitlines() if line.strip()]
+    assert sums and {name for _, name in sums} >= {"axe-core-4.14.1.min.js"}
+    for digest, name in sums:
+        assert hashlib.sha384((vendor / name).read_bytes()).hexdigest() == digest, name
+
+
 def test_htmx_4_pages_load_the_vendored_files_with_their_integrity(owner_client, settings):
     settings.OFFLOAD_HTMX = 4
     page = owner_client.get(reverse("home")).content.decode()

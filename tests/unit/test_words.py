@@ -10,7 +10,15 @@ from reports.templatetags.offload import duration
 
 @pytest.mark.parametrize(
     ("seconds", "said"),
-    [(0.04, "under 0.1 s"), (1.08, "1.1 s"), (9.94, "9.9 s"), (12.4, "12 s"), (185, "3 min 5 s"), (7440, "2 h 4 min")],
+    [
+        (0.04, "under 0.1 s"),
+        (1.08, "1.1 s"),
+        (9.94, "9.9 s"),
+        (9.96, "10 s"),
+        (12.4, "12 s"),
+        (185, "3 min 5 s"),
+        (7440, "2 h 4 min"),
+    ],
 )
 def test_a_duration_is_as_precise_as_a_person_wants(seconds, said):
     assert duration(timedelta(seconds=seconds)) == said
