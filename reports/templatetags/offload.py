@@ -14,6 +14,7 @@ from reports.live import polling
 from reports.live.fragments import streams_available
 from reports.operations import bulk
 from reports.operations.durations import whole_seconds
+from reports.work import numbers
 
 register = template.Library()
 
@@ -126,7 +127,48 @@ def histogram_range(histogram: dict | None) -> tuple[str, str]:
 
 
 def axis_number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:,.6g}"
+    return numbers.format_number(int(value) if float(value).is_integer() and abs(value) < 1e15 else value)
+
+
+# A number as the profile's page, spreadsheet and PDF all show it: 3.25, 9,876.5, 1.2 × 10⁻⁷.
+register.filter("number", numbers.format_number)
+
+HEAT_CELL = 34
+HEAT_LABEL = 120
+NEGATIVE, NEUTRAL, POSITIVE = (33, 102, 172), (247, 247, 247), (178, 24, 43)
+
+
+def heat_colour(r: float | None) -> tuple[str, str]:
+    """A cell's fill (blue for −1, near-white for 0, red for +1) and the text colour that reads
+    best on it (black or white, by contrast)."""
+    if r is None:
+        return "#e4e7eb", "#1f2933"
+    end = POSITIVE if r > 0 else NEGATIVE
+    rgb = [round(n + (e - n) * abs(r)) for n, e in zip(NEUTRAL, end, strict=True)]
+    linear = [(c / 255 / 12.92) if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    on_black, on_white = (luminance + 0.05) / 0.05, 1.05 / (luminance + 0.05)
+    return "#{:02x}{:02x}{:02x}".format(*rgb), "#000000" if on_black >= on_white else "#ffffff"
+
+
+@register.filter
+def heatmap(correlations: dict | None) -> dict | None:
+    """The correlation table laid out as an SVG heat map: cells, labels and its size."""
+    if not correlations or "columns" not in correlations:
+        return None
+    names, size = correlations["columns"], HEAT_CELL
+    cells = []
+    for row, values in enumerate(correlations["matrix"]):
+        for column, r in enumerate(values):
+            fill, ink = heat_colour(r)
+            cells.append({
+                "x": HEAT_LABEL + column * size, "y": HEAT_LABEL + row * size, "fill": fill, "ink": ink,
+                "text": "–" if r is None else f"{r:.2f}".replace("-", "−").replace("0.", ".", 1),
+                "about": f"{names[row]} and {names[column]}: " + ("not enough values" if r is None else f"r = {r:.2f}"),
+            })  # fmt: skip
+    side = HEAT_LABEL + len(names) * size
+    labels = [{"name": name, "at": HEAT_LABEL + (i + 0.5) * size} for i, name in enumerate(names)]
+    return {"cells": cells, "labels": labels, "size": size, "side": side, "label_edge": HEAT_LABEL - 6}
 
 
 @register.filter
@@ -170,3 +212,45 @@ def form_token(context) -> str:
     if context.get("pushed") or getattr(request, "htmx", False):
         return ""
     return CsrfTokenNode().render(context)
+
+
+@register.filter
+def percent_points(error: float | None) -> str:
+    """A quantile's margin (0.001) in percentile points ("0.1")."""
+    return "" if error is None else f"{100 * error:.2g}"
+
+
+@register.filter
+def percent_of(error: float | None) -> str:
+    return "" if error is None else f"{100 * error:.1f} %"
+
+
+QUANTILE_LABELS = {
+    "p05": "5th percentile",
+    "p25": "25th percentile",
+    "median": "Median",
+    "p75": "75th percentile",
+    "p95": "95th percentile",
+}
+
+
+@register.filter
+def quantile_values(column: dict) -> list[tuple[str, object]]:
+    return [(label, column.get(name)) for name, label in QUANTILE_LABELS.items()]
+
+
+@register.filter
+def correlation_rows(correlations: dict) -> list[dict]:
+    return [
+        {"name": name, "values": values}
+        for name, values in zip(correlations["columns"], correlations["matrix"], strict=True)
+    ]
+
+
+@register.filter
+def profile_alerts(result: dict) -> list[dict]:
+    """Every alert of the file and its columns, the file's first, each naming its column."""
+    flagged = [dict(alert) for alert in result.get("alerts", [])]
+    for column in result.get("columns", []):
+        flagged += [{**alert, "column": column["name"]} for alert in column.get("alerts", [])]
+    return flagged

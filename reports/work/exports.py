@@ -11,6 +11,8 @@ import xlsxwriter
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from reports.work import numbers
+
 Cell = str | int | float | None
 # Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -33,18 +35,24 @@ def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def to_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], sheet: str = "Report") -> bytes:
+def to_xlsx(
+    header: Sequence[str], rows: Sequence[Sequence[Cell]], sheet: str = "Report", readable: bool = False
+) -> bytes:
     buffer = io.BytesIO()
     # strings_to_formulas off: text is always written as text, never evaluated.
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     worksheet = workbook.add_worksheet(sheet[:31])
     bold = workbook.add_format({"bold": True, "bottom": 1})
+    # A number shows as on the page: grouped, with as many decimals as it has (9,876.5, 3.25).
+    shapes = {places: workbook.add_format({"num_format": "#,##0" + ("." + "0" * places if places else "")})
+              for places in range(10)}  # fmt: skip
     worksheet.write_row(0, 0, [neutralise(cell) for cell in header], bold)
     widths = [len(str(cell)) for cell in header]
     for row_number, row in enumerate(rows, start=1):
         for column, cell in enumerate(row):
             if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-                worksheet.write_number(row_number, column, cell)
+                shape = shapes[min(numbers.decimals(cell), 9)] if readable else None
+                worksheet.write_number(row_number, column, cell, shape)
             elif cell is not None:
                 worksheet.write_string(row_number, column, str(neutralise(cell)))
             widths[column] = max(widths[column], len(str(cell)) if cell is not None else 0)
@@ -61,7 +69,11 @@ def unicode_font() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
-def format_cell(value: Cell) -> str:
+def format_cell(value: Cell, readable: bool = False) -> str:
+    """A cell as the PDF shows it: amounts with two decimals, or (readable) as numbers.format_number
+    writes figures of any size on the page (3.25, 9,876.5, 1.2 × 10⁻⁷)."""
+    if readable:
+        return numbers.format_number(value)
     if value is None:
         return ""
     if isinstance(value, float):
@@ -71,9 +83,13 @@ def format_cell(value: Cell) -> str:
     return str(value)
 
 
-def fits_core_font(title: str, subtitle: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bool:
+def fits_core_font(
+    title: str, subtitle: str, header: Sequence[str], rows: Sequence[Sequence[Cell]], readable: bool = False
+) -> bool:
     """Whether every character has a glyph in the PDF core fonts (their encoding is cp1252)."""
-    text = "\n".join([title, subtitle, *map(str, header), *(format_cell(cell) for row in rows for cell in row)])
+    text = "\n".join(
+        [title, subtitle, *map(str, header), *(format_cell(cell, readable) for row in rows for cell in row)]
+    )
     try:
         text.encode("cp1252")
     except UnicodeEncodeError:
@@ -125,12 +141,14 @@ def draw_table(pdf: FPDF, texts: list[list[str]], measured, widths: list[float],
     pdf.x = pdf.l_margin
 
 
-def to_pdf(title: str, subtitle: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+def to_pdf(
+    title: str, subtitle: str, header: Sequence[str], rows: Sequence[Sequence[Cell]], readable: bool = False
+) -> bytes:
     """A table as PDF. fpdf2 draws cell text as plain text: markup in a cell is shown, not run."""
     pdf = FPDF(orientation="landscape" if len(header) > 6 else "portrait", format="A4")
     pdf.set_title(title)
     pdf.set_creator("Offload")
-    if fits_core_font(title, subtitle, header, rows):
+    if fits_core_font(title, subtitle, header, rows, readable):
         # A PDF viewer's own Helvetica: nothing to parse, embed or subset (most of the time of
         # a one-page table went there).
         pdf.set_font("Helvetica", size=9)
@@ -147,7 +165,7 @@ def to_pdf(title: str, subtitle: str, header: Sequence[str], rows: Sequence[Sequ
     pdf.ln(3)
     pdf.set_text_color(20, 20, 20)
     numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) for i in range(len(header))]
-    texts = [[str(cell) for cell in header], *([format_cell(cell) for cell in values] for values in rows)]
+    texts = [[str(cell) for cell in header], *([format_cell(cell, readable) for cell in values] for values in rows)]
     measured = [[pdf.get_string_width(text) for text in line] for line in texts]
     widths = column_widths(pdf, measured)
     if widths:

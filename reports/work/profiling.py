@@ -1,9 +1,15 @@
-"""The CSV profile: per-column types and statistics of an uploaded file, read in batches (polars)."""
+"""The CSV profile: every column's type and statistics, and the file's duplicate rows and
+correlations, in one streaming pass over the file (polars batches, merged with `sketches`).
+
+Memory stays flat however large the file: a batch at a time, a row sample of bounded size, a
+bounded table of exact value counts per column, 16 KB of HyperLogLog registers per column, and
+the rows' hashes spilled to disk. What is exact and what is approximate is recorded in the result
+(`exact` on each figure that can be either), and the page says so.
+"""
 
 import math
-import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +17,33 @@ import polars as pl
 
 from reports.engine.progress import Progress, ignore
 from reports.work.csv_sample import SAMPLE_BYTES, CsvProblem
+from reports.work.sketches import (
+    CoMoments,
+    Distinct,
+    Moments,
+    RowHashes,
+    RowSample,
+    co_moment_expressions,
+    quantile_error,
+)
 
-BATCH_ROWS = 100_000
+BATCH_ROWS = 250_000
 DATE_SAMPLE_ROWS = 100
+SAMPLE_ROWS = 1_000_000  # quantiles, histograms and common values are exact up to this many rows
+SAMPLE_MEMORY = 160 * 2**20  # ...or fewer for wide rows: the sample's rough size in memory
+EXACT_VALUES = 10_000  # a column's values are counted exactly until it has more distinct ones
+CORRELATION_COLUMNS = 20  # more numeric columns than this: no correlation table (n² pairs)
+HIGH_CORRELATION = 0.9
 TOP_VALUES = 5
 HISTOGRAM_BINS = 10
+QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
+BOOLEAN_WORDS = [{"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"}]
+CATEGORY_VALUES = 50  # text with at most this many distinct values (each seen twice on average)
+ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid|key|code|number|no)$|^id[^a-z]", re.IGNORECASE)
+# Numbers a spreadsheet or a person wrote as text: "1,234.50", " 42 ". Not "007": a code.
+THOUSANDS = r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"
+NUMBERS_SHARE = 0.95
+NUMBER_TEXT = r"^\s*[+-]?(\d{1,3}(,\d{3})+|[1-9]\d*|0)(\.\d+)?\s*$"
 
 
 def estimate_rows(path: Path) -> int:
@@ -27,65 +55,39 @@ def estimate_rows(path: Path) -> int:
     return max(int(size / (len(head) / lines)) - 1, 1)
 
 
-def date_columns(path: Path, separator: str, infer_schema_length: int | None) -> dict:
+def date_columns(path: Path, separator: str) -> dict:
     """The columns that hold dates or times, judged from the first rows.
 
     Letting polars try dates while it guesses types from 10,000 rows tries every text value
-    against every date pattern (0.4 s of a 1.3 s profile of a million-row file); the first
-    DATE_SAMPLE_ROWS rows tell as much. If a value further down is not a date after all, the
-    read fails with "could not parse" and load() reads again with types checked on every row.
-    """
-    rows = DATE_SAMPLE_ROWS if infer_schema_length is not None else None
-    sample = pl.read_csv(path, separator=separator, n_rows=rows, infer_schema_length=rows, try_parse_dates=True)
+    against every date pattern; the first DATE_SAMPLE_ROWS rows tell as much. A value further
+    down that is not a date fails the read, and `read_batches` reads that column as text."""
+    sample = pl.read_csv(
+        path, separator=separator, n_rows=DATE_SAMPLE_ROWS, infer_schema_length=DATE_SAMPLE_ROWS, try_parse_dates=True
+    )
     return {name: dtype for name, dtype in sample.schema.items() if dtype.is_temporal()}
 
 
-def read_csv(path: Path, separator: str, progress: Progress, infer_schema_length: int | None = 10_000) -> pl.DataFrame:
-    expected = estimate_rows(path)
-    frame = pl.scan_csv(
-        path,
-        separator=separator,
-        infer_schema_length=infer_schema_length,
-        schema_overrides=date_columns(path, separator, infer_schema_length),
-        raise_if_empty=True,
-    )
-    batches, rows = [], 0
-    for batch in frame.collect_batches(chunk_size=BATCH_ROWS):
-        batches.append(batch)
-        rows += batch.height
-        progress(min(95.0, 95.0 * rows / expected), f"Reading the file: {rows:,} rows so far")
-    if not batches:
-        raise CsvProblem("The file has a header but no data rows.")
-    # No rechunk: a copy of the whole table at the peak, for no gain in the statistics.
-    return pl.concat(batches, rechunk=False)
+def human_bytes(size: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1000
+    return ""
 
 
-def load(path: Path, separator: str, progress: Progress = ignore) -> pl.DataFrame:
-    try:
-        try:
-            return read_csv(path, separator, progress)
-        except pl.exceptions.ComputeError as exc:
-            if "could not parse" not in str(exc):
-                raise
-            # A value far down the file does not fit the type guessed from the first rows:
-            # read again, guessing each column's type from all of its values.
-            progress(0, "Reading the file again with types checked on every row")
-            return read_csv(path, separator, progress, infer_schema_length=None)
-    except pl.exceptions.NoDataError:
-        raise CsvProblem("The file is empty.") from None
-    except pl.exceptions.ComputeError as exc:
-        message = str(exc)
-        if "more fields than defined" in message or "found more fields" in message:
-            raise CsvProblem(
-                "Some rows have more fields than the header. "
-                "Check for a missing or extra separator or an unclosed quote."
-            ) from None
-        if "invalid utf-8" in message.lower() or "utf8" in message.lower():
-            raise CsvProblem(
-                "Part of the file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
-            ) from None
-        first_line = re.sub(r"\s+", " ", message.splitlines()[0] if message else "unknown error")[:200]
-        raise CsvProblem(f"The file could not be read as CSV: {first_line}") from None
+NOT_PARSED = re.compile(r"could not parse `(?P<value>.*?)` as dtype `(?P<dtype>\w+)` at column '(?P<column>.*?)'")
+
+
+def read_problem(exc: Exception) -> CsvProblem:
+    message = str(exc)
+    if "more fields than defined" in message or "found more fields" in message:
+        return CsvProblem(
+            "Some rows have more fields than the header. Check for a missing or extra separator or an unclosed quote."
+        )
+    if "invalid utf-8" in message.lower() or "utf8" in message.lower():
+        return CsvProblem("Part of the file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")
+    first_line = re.sub(r"\s+", " ", message.splitlines()[0] if message else "unknown error")[:200]
+    return CsvProblem(f"The file could not be read as CSV: {first_line}")
 
 
 def column_type(dtype: pl.DataType) -> str:
@@ -109,27 +111,14 @@ def plain(value):
     if value is None:
         return None
     if isinstance(value, float):
-        return round(value, 6) if math.isfinite(value) else None
+        return value if math.isfinite(value) else None
+    if hasattr(value, "hour"):  # a date and time: written as people and spreadsheets write it
+        return value.isoformat(sep=" ")
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, (int, bool, str)):
         return value
     return str(value)
-
-
-def histogram(series: pl.Series) -> dict | None:
-    values = series.drop_nulls().cast(pl.Float64).to_numpy()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return None
-    bins = bin_edges(values, series.dtype.is_integer())
-    counts, edges = np.histogram(values, bins=bins)
-    # "whole": bins of whole numbers, edges half-way between them (the axis reads 1 to 12, not 0.5 to 12.5).
-    return {
-        "counts": counts.tolist(),
-        "edges": [plain(float(edge)) for edge in edges],
-        "whole": not isinstance(bins, int),
-    }
 
 
 def bin_edges(values: np.ndarray, integers: bool) -> np.ndarray | int:
@@ -143,74 +132,488 @@ def bin_edges(values: np.ndarray, integers: bool) -> np.ndarray | int:
     return np.arange(low, high + width + 1, width)[: math.ceil((high - low + 1) / width) + 1] - 0.5
 
 
-def value_counts(values: pl.Series, tally: str) -> pl.DataFrame:
-    """Each distinct value with how often it occurs: a group-by on a one-column frame, which is
-    faster than Series.value_counts on a million rows (16 vs 33 ms for five regions, 119 vs 156 ms
-    for 250,000 addresses, in a side run with the workers' allocator setting)."""
-    return values.to_frame().lazy().group_by(values.name).agg(pl.len().alias(tally)).collect()
+def histogram(series: pl.Series, integers: bool, scale: float = 1.0, exact: bool = True) -> dict | None:
+    """Bins of a column's values (its row sample's, counts scaled to the whole column when the
+    sample is not the whole file)."""
+    values = series.drop_nulls().cast(pl.Float64).to_numpy()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    bins = bin_edges(values, integers)
+    counts, edges = np.histogram(values, bins=bins)
+    # "whole": bins of whole numbers, edges half-way between them (the axis reads 1 to 12, not 0.5 to 12.5).
+    return {
+        "counts": [round(int(count) * scale) for count in counts],
+        "edges": [plain(float(edge)) for edge in edges],
+        "whole": not isinstance(bins, int),
+        "exact": exact,
+    }
 
 
-def profile_column(series: pl.Series) -> dict:
-    count = series.len() - series.null_count()
-    kind = column_type(series.dtype) if count else "empty"
+@dataclass
+class Column:
+    """What one column has added up to so far."""
+
+    name: str
+    index: int
+    dtype: pl.DataType = pl.Null
+    written_as: str = ""  # "thousands separators" or "text": numbers read from text
+    missing: int = 0
+    not_numbers: int = 0
+    moments: Moments = field(default_factory=Moments)
+    low: object = None
+    high: object = None
+    zeros: int = 0
+    negatives: int = 0
+    length_low: int | None = None
+    length_high: int | None = None
+    length_total: int = 0
+    counts: pl.DataFrame | None = None  # value -> count, while it has at most EXACT_VALUES values
+    counting: bool = True
+    distinct: Distinct = field(default_factory=Distinct)
+
+    @property
+    def tally(self) -> str:
+        """The name of its counts' second column: never its own name."""
+        return f"{self.name} (count)"
+
+    @property
+    def tag(self) -> str:
+        return f"c{self.index}_"
+
+    @property
+    def numeric(self) -> bool:
+        return self.dtype.is_numeric() and self.dtype != pl.Boolean
+
+    @property
+    def temporal(self) -> bool:
+        return self.dtype.is_temporal()
+
+    @property
+    def text(self) -> bool:
+        return self.dtype == pl.String
+
+    def stat_expressions(self) -> list[pl.Expr]:
+        column, tag = pl.col(self.name), self.tag
+        expressions = [column.null_count().alias(f"{tag}nulls"), column.count().alias(f"{tag}count")]
+        if self.numeric:
+            values = column.cast(pl.Float64)
+            deviation = values - values.mean()
+            expressions += [
+                values.mean().alias(f"{tag}mean"),
+                (deviation**2).sum().alias(f"{tag}m2"),
+                (deviation**3).sum().alias(f"{tag}m3"),
+                column.min().alias(f"{tag}min"),
+                column.max().alias(f"{tag}max"),
+                (column == 0).sum().alias(f"{tag}zeros"),
+                (column < 0).sum().alias(f"{tag}negatives"),
+            ]
+        elif self.temporal:  # as numbers: a Python date cannot hold year 0, which a file can ("0-1-1")
+            expressions += [
+                column.min().to_physical().alias(f"{tag}min"),
+                column.max().to_physical().alias(f"{tag}max"),
+            ]
+        elif self.text:
+            length = column.str.len_chars()
+            expressions += [
+                length.min().alias(f"{tag}lmin"),
+                length.max().alias(f"{tag}lmax"),
+                length.sum().alias(f"{tag}lsum"),
+            ]
+        return expressions
+
+    def add_stats(self, row: dict) -> None:
+        tag = self.tag
+        self.missing += row[f"{tag}nulls"]
+        count = row[f"{tag}count"]
+        if self.numeric and count:
+            self.moments.add(count, row[f"{tag}mean"], row[f"{tag}m2"], row[f"{tag}m3"])
+            self.zeros += row[f"{tag}zeros"]
+            self.negatives += row[f"{tag}negatives"]
+        if (self.numeric or self.temporal) and count:
+            low, high = row[f"{tag}min"], row[f"{tag}max"]
+            self.low = low if self.low is None else min(self.low, low)
+            self.high = high if self.high is None else max(self.high, high)
+        if self.text and count:
+            low, high = row[f"{tag}lmin"], row[f"{tag}lmax"]
+            self.length_low = low if self.length_low is None else min(self.length_low, low)
+            self.length_high = high if self.length_high is None else max(self.length_high, high)
+            self.length_total += row[f"{tag}lsum"]
+
+    def add_counts(self, batch_counts: pl.DataFrame) -> None:
+        merged = batch_counts if self.counts is None else pl.concat([self.counts, batch_counts])
+        merged = merged.group_by(self.name).agg(pl.col(self.tally).sum())
+        if merged.height > EXACT_VALUES:
+            self.counts, self.counting = None, False  # from here on: the sample and the HyperLogLog
+        else:
+            self.counts = merged
+
+
+class Reading:
+    """One pass over the file: each batch's statistics merged into each Column."""
+
+    def __init__(self, columns: list[Column], sample_rows: int, scratch: Path | None):
+        self.columns = columns
+        self.rows = 0
+        self.sample = RowSample(sample_rows)
+        self.hashes = RowHashes(scratch)
+        numeric = [column for column in columns if column.numeric]
+        self.pairs = []
+        if 2 <= len(numeric) <= CORRELATION_COLUMNS:
+            self.pairs = [(a, b, CoMoments()) for i, a in enumerate(numeric) for b in numeric[i + 1 :]]
+        self.correlations_off = len(numeric) > CORRELATION_COLUMNS
+
+    def add(self, batch: pl.DataFrame) -> None:
+        self.rows += batch.height
+        failures = [
+            (column, (pl.col(column.name).is_not_null() & converted(column).is_null()).sum())
+            for column in self.columns
+            if column.written_as
+        ]
+        if failures:
+            counted = batch.select(expression.alias(column.name) for column, expression in failures).row(0)
+            for (column, _), failed in zip(failures, counted, strict=True):
+                column.not_numbers += failed
+            batch = batch.with_columns(converted(column).alias(column.name) for column, _ in failures)
+        expressions = [expression for column in self.columns for expression in column.stat_expressions()]
+        for number, (a, b, _) in enumerate(self.pairs):
+            expressions += co_moment_expressions(a.name, b.name, f"p{number}_")
+        lazy = batch.lazy()
+        plans = [lazy.select(expressions)]
+        plans += [
+            lazy.select(Distinct.expression(column.name).alias("s")).unnest("s")
+            .group_by("register").agg(pl.col("rank").max())
+            for column in self.columns
+        ]  # fmt: skip
+        counted = [column for column in self.columns if column.counting]
+        plans += [
+            lazy.drop_nulls(column.name).group_by(column.name).agg(pl.len().alias(column.tally)) for column in counted
+        ]
+        stats, *results = pl.collect_all(plans)
+        row = stats.row(0, named=True)
+        for column in self.columns:
+            column.add_stats(row)
+        for number, (_, _, co) in enumerate(self.pairs):
+            p = f"p{number}_"
+            n = row[f"{p}n"]
+            if n:
+                co.add(n, row[f"{p}ma"], row[f"{p}mb"], row[f"{p}m2a"], row[f"{p}m2b"], row[f"{p}c"])
+        for column, registers in zip(self.columns, results[: len(self.columns)], strict=True):
+            column.distinct.add(registers["register"].to_numpy(), registers["rank"].to_numpy())
+        for column, counts in zip(counted, results[len(self.columns) :], strict=True):
+            column.add_counts(counts)
+        self.sample.add(batch)
+        self.hashes.add(batch)
+
+
+def converted(column: Column) -> pl.Expr:
+    """A column of numbers written as text, as numbers ("1,234.50" → 1234.5); null where not one."""
+    cleaned = pl.col(column.name).str.strip_chars().str.replace_all(",", "")
+    return cleaned.cast(column.dtype, strict=False)
+
+
+def numbers_written_as_text(values: pl.Series) -> tuple[str, pl.DataType] | None:
+    """Whether a text column's first values are numbers (at least NUMBERS_SHARE of them: a few
+    "n/a" do not make a column of prices text), how they are written, and as what type."""
+    values = values.drop_nulls()
+    if values.len() == 0:
+        return None
+    numbers = values.filter(values.str.contains(NUMBER_TEXT))
+    if numbers.len() < NUMBERS_SHARE * values.len():
+        return None
+    how = "thousands separators" if numbers.str.contains(THOUSANDS).any() else "text"
+    whole = not numbers.str.contains(r"\.").any()
+    return how, (pl.Int64 if whole else pl.Float64)
+
+
+def read_batches(path: Path, separator: str, batch_rows: int, overrides: dict):
+    frame = pl.scan_csv(
+        path,
+        separator=separator,
+        infer_schema_length=10_000,
+        schema_overrides={**date_columns(path, separator), **overrides},
+        raise_if_empty=True,
+    )
+    return frame.collect_batches(chunk_size=batch_rows)
+
+
+def profile_file(
+    path: Path,
+    separator: str = ",",
+    progress: Progress = ignore,
+    batch_rows: int = BATCH_ROWS,
+    sample_rows: int = SAMPLE_ROWS,
+    scratch: Path | None = None,
+) -> dict:
+    """The whole profile of a CSV file, read once in batches of `batch_rows` rows. A value far
+    down that does not fit the type guessed from the first rows starts the read again with that
+    column read as text (its numbers are still profiled as numbers: see `converted`)."""
+    path = Path(path)
+    size = path.stat().st_size
+    expected = estimate_rows(path)
+    # The sample's rows cost about what they cost in the file, twice over while it is trimmed.
+    sample_rows = max(1_000, min(sample_rows, int(SAMPLE_MEMORY / max(size / expected, 1) / 2)))
+    overrides: dict = {}
+    while True:
+        try:
+            return read_and_profile(
+                path, separator, progress, batch_rows, sample_rows, scratch, overrides, size, expected
+            )
+        except pl.exceptions.NoDataError:
+            raise CsvProblem("The file is empty.") from None
+        except pl.exceptions.ComputeError as exc:
+            found = NOT_PARSED.search(str(exc))
+            if not found or found["column"] in overrides:
+                raise read_problem(exc) from None
+            try:
+                float(found["value"].replace(",", ""))
+                overrides[found["column"]] = pl.Float64
+            except ValueError:
+                overrides[found["column"]] = pl.String
+            progress(
+                0, f"Reading the file again: column “{found['column']}” has a value that is not like the first ones"
+            )
+
+
+def read_and_profile(path, separator, progress, batch_rows, sample_rows, scratch, overrides, size, expected) -> dict:
+    reading = None
+    try:
+        for batch in read_batches(path, separator, batch_rows, overrides):
+            if reading is None:
+                reading = Reading(first_columns(batch), sample_rows, scratch)
+            reading.add(batch)
+            done = min(1.0, reading.rows / expected)
+            progress(
+                min(95.0, 95.0 * done),
+                f"Read {human_bytes(size * done)} of {human_bytes(size)} ({reading.rows:,} rows)",
+            )
+        if reading is None or reading.rows == 0:
+            raise CsvProblem("The file has a header but no data rows.")
+        progress(96, "Working out the figures")
+        result = finish(reading)
+    except BaseException:
+        if reading is not None:
+            reading.hashes.close()
+        raise
+    progress(100, "Profile ready")
+    return result
+
+
+def first_columns(batch: pl.DataFrame) -> list[Column]:
+    columns = []
+    for index, (name, dtype) in enumerate(batch.schema.items()):
+        column = Column(name, index, dtype)
+        if dtype == pl.String and (found := numbers_written_as_text(batch[name])):
+            column.written_as, column.dtype = found
+        columns.append(column)
+    return columns
+
+
+# --- Finishing: the figures, each exact or approximate ---------------------------------------
+
+
+def finish(reading: Reading) -> dict:
+    sample = reading.sample.rows()
+    whole = reading.sample.is_whole
+    columns = [finish_column(column, sample, whole, reading.rows) for column in reading.columns]
+    duplicates = reading.hashes.duplicates()
+    result = {
+        "rows": reading.rows,
+        "columns": columns,
+        "duplicate_rows": duplicates,
+        "duplicate_pct": percent(duplicates, reading.rows),
+        "correlations": correlation_table(reading, columns),
+        "sample_rows": sample.height,
+        "exact": whole,
+        "quantile_error": None if whole else quantile_error(sample.height),
+        "distinct_error": Distinct.RELATIVE_ERROR,
+    }
+    result["alerts"] = file_alerts(result)
+    return result
+
+
+def file_alerts(result: dict) -> list[dict]:
+    found = []
+    if duplicates := result["duplicate_rows"]:
+        found.append({"kind": "duplicates", "text": f"{duplicates:,} duplicate rows ({result['duplicate_pct']:.1f} %)"})
+    table = result["correlations"] or {}
+    names = table.get("columns", [])
+    for i, a in enumerate(names):
+        for j in range(i + 1, len(names)):
+            if (r := table["matrix"][i][j]) is not None and abs(r) >= HIGH_CORRELATION:
+                found.append({"kind": "correlated", "text": f"{a} and {names[j]} are highly correlated (r = {r:.2f})"})
+    return found
+
+
+def percent(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else 0.0
+
+
+def finish_column(column: Column, sample: pl.DataFrame, whole: bool, rows: int) -> dict:
+    # A value that is not a number became null when its column was read as numbers: not missing.
+    column.missing -= column.not_numbers
+    count = rows - column.missing - column.not_numbers
+    kind = column_type(column.dtype) if count else "empty"
+    values = sample[column.name].drop_nulls() if column.name in sample.columns else pl.Series([])
+    if column.written_as and values.dtype == pl.String:
+        values = values.str.strip_chars().str.replace_all(",", "").cast(column.dtype, strict=False).drop_nulls()
     stats = {
-        "name": series.name,
+        "name": column.name,
         "type": kind,
         "count": count,
-        "missing": series.null_count(),
+        "missing": column.missing,
+        "missing_pct": percent(column.missing, rows),
     }
-    values = series.drop_nulls()
-    tally = "count" if series.name != "count" else "times"
-    counts = None
-    if count and series.dtype == pl.String:
-        # For text, one pass of value counts gives both the distinct count and the most common
-        # values; a separate n_unique would hash every string twice.
-        counts = value_counts(values, tally)
-        stats["distinct"] = counts.height
-    else:  # numbers hash cheaply, and an id column (all distinct) needs no counts at all
-        stats["distinct"] = values.n_unique() if count else 0
-    if kind in ("integer", "decimal") and count:
-        stats.update(
-            min=plain(series.min()),
-            max=plain(series.max()),
-            mean=plain(series.mean()),
-            median=plain(series.median()),
-            std=plain(series.std()),
-            histogram=histogram(series),
-        )
-    elif kind in ("date", "datetime") and count:
-        # As text from polars itself: a Python date cannot hold year 0, which a file can ("0-1-1").
-        column, shape = pl.col(series.name), "%Y-%m-%d" if kind == "date" else "%Y-%m-%dT%H:%M:%S"
-        ends = series.to_frame().select(
-            column.min().dt.to_string(shape).alias("a"), column.max().dt.to_string(shape).alias("b")
-        )
-        earliest, latest = ends.row(0)
-        stats.update(earliest=earliest, latest=latest)
+    if column.written_as:
+        stats["written_as"] = column.written_as
+        stats["not_numbers"] = column.not_numbers
+    # Distinct values: exact while counted, or when the sample is the whole file; else HyperLogLog.
+    if column.counting:
+        distinct, distinct_exact = column.counts.height if column.counts is not None else 0, True
+    elif whole:
+        distinct, distinct_exact = values.n_unique(), True
+    else:
+        distinct, distinct_exact = min(column.distinct.estimate(), count), False
+    stats.update(distinct=distinct, distinct_pct=percent(distinct, count), distinct_exact=distinct_exact)
+    if kind == "text" and column.counting and count:
+        kind = stats["type"] = text_kind(column.counts, column.name, distinct, count)
+    if column.numeric and count:
+        numeric_stats(stats, column, values, whole, count)
+    elif column.temporal and count:
+        shape = "%Y-%m-%d" if kind == "date" else "%Y-%m-%d %H:%M:%S%.f"
+        ends = pl.Series("v", [column.low, column.high], dtype=pl.Int64).cast(column.dtype)
+        earliest, latest = ends.dt.to_string(shape).to_list()
+        zone = getattr(column.dtype, "time_zone", None)
+        stats.update(earliest=earliest, latest=latest, time_zone=zone)
+    if column.text and count and column.length_low is not None:
+        stats["length"] = {"min": column.length_low, "mean": column.length_total / count, "max": column.length_high}
     if count:
-        stats["unique"] = stats["distinct"] == count
-        if not stats["unique"]:
-            # The largest counts; ties go to the smallest value, so the same file always shows the same.
-            counts = counts if counts is not None else value_counts(values, tally)
-            top = counts.top_k(TOP_VALUES, by=[tally, series.name], reverse=[False, True])
-            stats["top"] = [[plain(value), int(n)] for value, n in top.iter_rows()]
+        stats["unique"] = unique = (
+            (distinct == count) if distinct_exact else (abs(distinct - count) <= Distinct.RELATIVE_ERROR * count)
+        )
+        if not unique:
+            stats.update(top_values(column, values, whole, count))
+    stats["alerts"] = alerts(stats, column)
     return stats
 
 
-def profile(frame: pl.DataFrame, progress: Progress = ignore) -> dict:
-    """Per-column statistics of a loaded file, and its size.
+def text_kind(counts: pl.DataFrame, name: str, distinct: int, count: int) -> str:
+    words = {str(value).strip().lower() for value in counts[name].to_list()}
+    if distinct == 2 and any(words == pair for pair in BOOLEAN_WORDS):
+        return "boolean"
+    if distinct <= CATEGORY_VALUES and count >= 2 * distinct:
+        return "category"
+    return "text"
 
-    Columns are profiled on a few threads at once (polars releases the GIL, and value counts
-    of one column use one core); progress is reported from this thread only, because a progress
-    write goes through this thread's database connection.
-    """
-    columns = frame.get_columns()
-    with ThreadPoolExecutor(max_workers=min(len(columns), os.cpu_count() or 1)) as pool:
-        futures = [pool.submit(profile_column, series) for series in columns]
-        for number, future in enumerate(futures, start=1):
-            progress(
-                100.0 * (number - 1) / len(columns),
-                f"Profiling column {number} of {len(columns)}: {columns[number - 1].name}",
+
+def numeric_stats(stats: dict, column: Column, values: pl.Series, whole: bool, count: int) -> None:
+    moments = column.moments
+    stats.update(
+        min=plain(column.low),
+        max=plain(column.high),
+        mean=plain(moments.mean),
+        std=plain(moments.std),
+        skewness=plain(moments.skewness),
+        zeros=column.zeros,
+        zeros_pct=percent(column.zeros, count),
+        negatives=column.negatives,
+        negatives_pct=percent(column.negatives, count),
+        quantiles_exact=whole,
+    )
+    if values.len():
+        floats = values.cast(pl.Float64)
+        for name, q in QUANTILES.items():
+            stats[name] = plain(floats.quantile(q, interpolation="linear"))
+        stats["histogram"] = histogram(values, column.dtype.is_integer(), count / values.len(), whole)
+
+
+def top_values(column: Column, values: pl.Series, whole: bool, count: int) -> dict:
+    """The most common values: exact from the counts (or a whole-file sample), else estimated
+    from the sample, each count scaled up and give or take its 95 % margin."""
+    tally = column.tally
+    if column.counting and column.counts is not None:
+        counts, scale, exact = column.counts, 1.0, True
+    elif values.len():
+        counts = values.to_frame(column.name).group_by(column.name).agg(pl.len().alias(tally))
+        scale, exact = count / values.len(), whole
+    else:
+        return {}
+    if column.temporal:  # as text: a Python date cannot hold year 0
+        shape = "%Y-%m-%d" if column.dtype == pl.Date else "%Y-%m-%d %H:%M:%S%.f"
+        counts = counts.with_columns(pl.col(column.name).dt.to_string(shape))
+    # The largest counts; ties go to the smallest value, so the same file always shows the same.
+    top = counts.top_k(TOP_VALUES, by=[tally, column.name], reverse=[False, True])
+    shown = []
+    for value, n in top.iter_rows():
+        estimate = round(n * scale)
+        margin = 0 if exact else round(2 * math.sqrt(n) * scale)
+        shown.append([plain(value), estimate] if exact else [plain(value), estimate, margin])
+    return {"top": shown, "top_exact": exact}
+
+
+def alerts(stats: dict, column: Column) -> list[dict]:
+    """What a person reads first, in the order they matter; each with a short sentence."""
+    found = []
+    count, distinct = stats["count"], stats["distinct"]
+    about = "" if stats["distinct_exact"] else "about "
+
+    def say(kind: str, text: str) -> None:
+        found.append({"kind": kind, "text": text})
+
+    if count == 0:
+        say("empty", "No values at all")
+        return found
+    if stats["missing_pct"] >= 50:
+        say("missing", f"Mostly missing ({stats['missing_pct']:.0f} %)")
+    elif stats["missing_pct"] >= 5:
+        say("missing", f"{stats['missing_pct']:.0f} % missing")
+    if distinct == 1:
+        say("constant", "The same value in every row")
+    elif stats.get("unique") and count > 1:
+        if looks_like_an_id(stats, column):
+            say(
+                "id",
+                "Looks like an id: every value different"
+                + (", consecutive whole numbers" if consecutive(stats) else ""),
             )
-            future.result()
-    progress(100, "Profile ready")
-    return {"rows": frame.height, "columns": [future.result() for future in futures]}
+        else:
+            say(
+                "unique", "Every value different" if not about else "Every value different, as far as a sketch can tell"
+            )
+    elif stats["type"] in ("text",) and distinct > CATEGORY_VALUES:
+        say("cardinality", f"High cardinality: {about}{distinct:,} distinct values")
+    if stats.get("not_numbers"):
+        say("not_numbers", f"{stats['not_numbers']:,} values are not numbers (counted as neither values nor missing)")
+    if (skew := stats.get("skewness")) is not None and abs(skew) >= 2:
+        say("skewed", f"Skewed (skewness {skew:.1f})")
+    if stats.get("zeros_pct", 0) >= 10:
+        say("zeros", f"{stats['zeros_pct']:.0f} % zeros")
+    return found
+
+
+def consecutive(stats: dict) -> bool:
+    return (
+        stats["type"] == "integer" and stats.get("min") is not None
+        and stats["max"] - stats["min"] + 1 == stats["count"]
+    )  # fmt: skip
+
+
+def looks_like_an_id(stats: dict, column: Column) -> bool:
+    return consecutive(stats) or bool(ID_NAME.search(column.name))
+
+
+def correlation_table(reading: Reading, columns: list[dict]) -> dict | None:
+    """Pearson's r between numeric columns (not ids, not constant), for the heat map."""
+    if reading.correlations_off:
+        return {"off": f"More than {CORRELATION_COLUMNS} numeric columns: no correlation table."}
+    shown_kinds = {"id", "constant", "empty"}
+    by_name = {column["name"]: column for column in columns}
+    names = [
+        column.name for column in reading.columns
+        if column.numeric and not {alert["kind"] for alert in by_name[column.name]["alerts"]} & shown_kinds
+    ]  # fmt: skip
+    if len(names) < 2:
+        return None
+    lookup = {(a.name, b.name): co.correlation for a, b, co in reading.pairs}
+    matrix = [[1.0 if a == b else plain(lookup.get((a, b), lookup.get((b, a)))) for b in names] for a in names]
+    return {"columns": names, "matrix": matrix}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from reports.engine.progress import Progress, scaled
-from reports.work import charts, demo_shop, exports, profiling, sales, sales_query
+from reports.work import charts, demo_shop, exports, numbers, profiling, sales, sales_query
 from reports.work.sales_query import subtitle as sales_subtitle
 
 if TYPE_CHECKING:
@@ -27,14 +27,15 @@ CSV, XLSX, PDF, SVG = (
 
 
 def save_table_downloads(
-    files: "JobFiles", stem: str, title: str, subtitle: str, header, rows, progress: Progress
+    files: "JobFiles", stem: str, title: str, subtitle: str, header, rows, progress: Progress, readable: bool = False
 ) -> None:
+    """`readable`: figures of any size, shown as the page shows them (exports.format_cell)."""
     progress(0, "Writing the CSV download")
     files.save(f"{stem}.csv", "CSV", CSV, exports.to_csv(header, rows))
     progress(30, "Writing the Excel download")
-    files.save(f"{stem}.xlsx", "Excel (XLSX)", XLSX, exports.to_xlsx(header, rows, sheet=title))
+    files.save(f"{stem}.xlsx", "Excel (XLSX)", XLSX, exports.to_xlsx(header, rows, sheet=title, readable=readable))
     progress(60, "Writing the PDF download")
-    files.save(f"{stem}.pdf", "PDF", PDF, exports.to_pdf(title, subtitle, header, rows))
+    files.save(f"{stem}.pdf", "PDF", PDF, exports.to_pdf(title, subtitle, header, rows, readable=readable))
 
 
 def sales_table(summary: sales_query.SalesSummary) -> tuple[list[str], list[list]]:
@@ -79,39 +80,38 @@ def run_sales_summary(params: dict, progress: Progress, files: "JobFiles") -> di
 
 
 PROFILE_HEADER = [
-    "Column",
-    "Type",
-    "Count",
-    "Missing",
-    "Distinct",
-    "Min",
-    "Max",
-    "Mean",
-    "Median",
-    "Std dev",
-    "Earliest",
-    "Latest",
-    "Top values",
-]
+    "Column", "Type", "Count", "Missing", "Missing %", "Distinct", "Distinct %", "Zeros", "Negatives",
+    "Min", "Max", "Mean", "Std dev", "Skewness", "5 %", "25 %", "Median", "75 %", "95 %",
+    "Earliest", "Latest", "Shortest", "Longest", "Most common", "Alerts",
+]  # fmt: skip
 
 
 def profile_rows(columns: list[dict]) -> list[list]:
+    """One row per column, each figure as the page shows it (rounded the same: numbers.significant)."""
+
+    def figure(value):
+        return numbers.significant(value) if isinstance(value, float) else value
+
+    def common(column: dict) -> str:
+        about = "" if column.get("top_exact", True) else "about "
+        return "; ".join(
+            f"{value} ({about}{numbers.format_number(count)})" for value, count, *_ in column.get("top", [])
+        )
+
     return [
-        [
-            c["name"], c["type"], c["count"], c["missing"], c["distinct"],
-            c.get("min"), c.get("max"), c.get("mean"), c.get("median"), c.get("std"),
-            c.get("earliest"), c.get("latest"),
-            "; ".join(f"{value} ({count:,})" for value, count in c.get("top", [])),
-        ]
+        [figure(value) for value in (
+            c["name"], c["type"], c["count"], c["missing"], c["missing_pct"], c["distinct"], c["distinct_pct"],
+            c.get("zeros"), c.get("negatives"), c.get("min"), c.get("max"), c.get("mean"), c.get("std"),
+            c.get("skewness"), c.get("p05"), c.get("p25"), c.get("median"), c.get("p75"), c.get("p95"),
+            c.get("earliest"), c.get("latest"), c.get("length", {}).get("min"), c.get("length", {}).get("max"),
+        )] + [common(c), "; ".join(alert["text"] for alert in c.get("alerts", []))]
         for c in columns
     ]  # fmt: skip
 
 
 def run_csv_profile(params: dict, progress: Progress, files: "JobFiles") -> dict:
     with files.input() as path:
-        frame = profiling.load(path, params.get("separator", ","), scaled(progress, 0, 70))
-    result = profiling.profile(frame, scaled(progress, 70, 85))
-    del frame
+        result = profiling.profile_file(path, params.get("separator", ","), scaled(progress, 0, 85))
     subtitle = f"{params.get('source_name', 'upload')}: {result['rows']:,} rows, {len(result['columns'])} columns"
     save_table_downloads(
         files,
@@ -121,5 +121,6 @@ def run_csv_profile(params: dict, progress: Progress, files: "JobFiles") -> dict
         PROFILE_HEADER,
         profile_rows(result["columns"]),
         scaled(progress, 85, 99),
+        readable=True,
     )
     return {**result, "subtitle": subtitle}

@@ -44,7 +44,7 @@ def ours(path: str) -> None:
 
     with open(path, "rb") as upload:  # as the form checks an upload: its first bytes only
         layout = csv_sample.inspect_sample(upload.read(csv_sample.SAMPLE_BYTES), is_whole_file=False)
-    profiling.profile(profiling.load(Path(path), layout.separator))
+    profiling.profile_file(Path(path), layout.separator)
 
 
 def pandas_profile(path: str) -> None:

@@ -18,7 +18,10 @@ LAYERS = {
     "reports.operations": {"reports.engine", "reports.live", "reports.work", "reports.forms", "reports.views"},
 }
 # The work modules that are pure functions on data: of reports/ they may use only these two.
-PURE_WORK = ["charts", "csv_sample", "exports", "imaging", "mailing", "profiling", "sales", "sales_query", "sparklines"]
+PURE_WORK = [
+    "charts", "csv_sample", "exports", "imaging", "mailing", "numbers", "profiling", "sales", "sales_query",
+    "sketches", "sparklines",
+]  # fmt: skip
 PURE_ALLOWED = {"reports.engine.problems", "reports.engine.progress"}
 KIND_NAMES = ("sales_summary", "csv_profile", "image_batch", "mailing", "SALES_SUMMARY", "CSV_PROFILE", "IMAGE_BATCH")
 

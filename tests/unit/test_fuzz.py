@@ -31,7 +31,7 @@ def profile_whole(content: bytes, tmp_path) -> dict | None:
     layout = csv_sample.inspect_sample(content[: csv_sample.SAMPLE_BYTES], is_whole_file=True)
     path = tmp_path / "upload.csv"
     path.write_bytes(content)
-    return profiling.profile(profiling.load(path, layout.separator))
+    return profiling.profile_file(path, layout.separator)
 
 
 @FUZZ

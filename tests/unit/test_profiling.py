@@ -1,5 +1,7 @@
 import statistics
 
+import numpy as np
+import polars as pl
 import pytest
 
 from reports.work import csv_sample, profiling
@@ -12,8 +14,8 @@ def write(tmp_path, content: bytes, name="data.csv"):
     return path
 
 
-def profile_of(tmp_path, content: bytes, separator=","):
-    return profiling.profile(profiling.load(write(tmp_path, content), separator))
+def profile_of(tmp_path, content: bytes, separator=",", **sizes):
+    return profiling.profile_file(write(tmp_path, content), separator, **sizes)
 
 
 def column(result, name):
@@ -54,7 +56,7 @@ def test_every_column_gets_a_type_and_counts(tmp_path):
     result = profile_of(tmp_path, people_csv(50))
     assert result["rows"] == 50
     types = {c["name"]: c["type"] for c in result["columns"]}
-    assert types == {"name": "text", "age": "integer", "joined": "date", "score": "decimal", "team": "text"}
+    assert types == {"name": "text", "age": "integer", "joined": "date", "score": "decimal", "team": "category"}
     score = column(result, "score")
     assert score["missing"] == 5 and score["count"] == 45
 
@@ -90,26 +92,35 @@ def test_a_column_with_no_values_is_empty_not_an_error(tmp_path):
     assert column(result, "b")["missing"] == 2
 
 
-def test_a_value_far_down_that_changes_the_type_is_read_correctly(tmp_path):
+def test_a_value_far_down_that_is_not_a_number_is_counted_not_fatal(tmp_path):
     rows = [[i] for i in range(20_000)] + [["n/a"]]
     result = profile_of(tmp_path, csv_bytes(["code"], rows))
     code = column(result, "code")
-    assert code["type"] == "text" and code["count"] == 20_001
+    assert (code["type"], code["count"], code["not_numbers"], code["missing"]) == ("integer", 20_000, 1, 0)
+    assert code["max"] == 19_999 and any(alert["kind"] == "not_numbers" for alert in code["alerts"])
+
+
+def test_a_decimal_far_down_in_a_whole_number_column_makes_it_decimal(tmp_path):
+    rows = [[i] for i in range(20_000)] + [["2.5"]]
+    code = column(profile_of(tmp_path, csv_bytes(["n"], rows)), "n")
+    assert (code["type"], code["count"], code["min"]) == ("decimal", 20_001, 0)
 
 
 def test_a_ragged_row_past_the_sample_is_a_clear_problem(tmp_path):
     rows = [[i, i] for i in range(30_000)] + [[1, 2, 3]]
     with pytest.raises(profiling.CsvProblem, match="more fields than the header"):
-        profiling.load(write(tmp_path, csv_bytes(["a", "b"], rows)), ",")
+        profiling.profile_file(write(tmp_path, csv_bytes(["a", "b"], rows)), ",")
 
 
 def test_reading_reports_progress_as_rows_arrive(tmp_path):
     path = write(tmp_path, csv_bytes(["a", "b"], [[i, i * 2] for i in range(250_000)]))
     seen = []
-    profiling.load(path, ",", lambda percent, step="": seen.append((percent, step)))
-    assert len(seen) >= 3
+    profiling.profile_file(path, ",", lambda percent, step="": seen.append((percent, step)), batch_rows=50_000)
+    assert len(seen) >= 5
     assert [p for p, _ in seen] == sorted(p for p, _ in seen)
-    assert "250,000 rows" in seen[-1][1]
+    read = [step for _, step in seen if step.startswith("Read ")]
+    assert read[0].endswith("(50,000 rows)") and read[-1].endswith("(250,000 rows)")
+    assert f"of {profiling.human_bytes(path.stat().st_size)}" in read[-1]
 
 
 def test_text_from_the_file_is_kept_as_text(tmp_path):
@@ -121,15 +132,147 @@ def test_a_uniform_whole_number_column_has_a_flat_histogram():
     import polars as pl
 
     histogram = profiling.histogram
-    months = histogram(pl.Series("month", list(range(1, 13)) * 10))
+    months = histogram(pl.Series("month", list(range(1, 13)) * 10), integers=True)
     assert len(set(months["counts"])) == 1  # ten equal bins over 1..12 would make it U-shaped
     assert months["edges"][0] == 0.5 and months["edges"][-1] == 12.5
-    wide = histogram(pl.Series("id", range(1000)))
+    wide = histogram(pl.Series("id", range(1000)), integers=True)
     assert wide["counts"] == [100] * 10
-    assert histogram(pl.Series("price", [0.5, 1.5, 2.5]))["counts"].count(1) == 3
+    assert histogram(pl.Series("price", [0.5, 1.5, 2.5]), integers=False)["counts"].count(1) == 3
 
 
 def test_a_date_in_year_zero_is_profiled_not_a_crash(tmp_path):
     # Found by the fuzz test: "0-1-1" reads as a date no Python date can hold.
     result = profile_of(tmp_path, b"when\n0-1-1\n2025-01-31\n")
     assert column(result, "when")["latest"] == "2025-01-31"
+
+
+# --- The statistics, checked against values computed here with numpy and the statistics module ---
+
+
+def generated(rows: int, seed: int = 11) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "id": np.arange(1, rows + 1),
+        "price": rng.gamma(2.0, 30.0, rows).round(2),
+        "units": rng.integers(0, 12, rows),  # about one in twelve is zero
+        "delta": rng.normal(0, 5, rows).round(3),
+        "region": np.array(["North", "South", "East"])[rng.integers(0, 3, rows)],
+    }
+
+
+def write_frame(tmp_path, columns: dict, name="generated.csv"):
+    path = tmp_path / name
+    pl.DataFrame(columns).write_csv(path)
+    return path
+
+
+@pytest.mark.parametrize("batch_rows", [1_000, 250_000])
+def test_exact_statistics_match_numpy_whatever_the_batch_size(tmp_path, batch_rows):
+    data = generated(20_000)
+    result = profiling.profile_file(write_frame(tmp_path, data), ",", batch_rows=batch_rows)
+    assert result["exact"] is True and result["rows"] == 20_000
+    for name in ("price", "units", "delta"):
+        values, stats = data[name], column(result, name)
+        assert stats["mean"] == pytest.approx(values.mean(), rel=1e-12)
+        assert stats["std"] == pytest.approx(values.std(ddof=1), rel=1e-9)
+        assert stats["min"] == values.min() and stats["max"] == values.max()
+        assert stats["zeros"] == int((values == 0).sum()) and stats["negatives"] == int((values < 0).sum())
+        assert stats["distinct"] == len(np.unique(values))
+        for key, q in profiling.QUANTILES.items():
+            assert stats[key] == pytest.approx(np.quantile(values, q), rel=1e-12)
+        n, mean = len(values), values.mean()
+        g1 = np.sqrt(n) * ((values - mean) ** 3).sum() / ((values - mean) ** 2).sum() ** 1.5
+        assert stats["skewness"] == pytest.approx(g1 * np.sqrt(n * (n - 1)) / (n - 2), rel=1e-9)
+    region = column(result, "region")
+    expected = sorted(((int((data["region"] == r).sum()), r) for r in ("North", "South", "East")), reverse=True)
+    assert [(count, value) for value, count in region["top"]] == expected and region["top_exact"] is True
+    assert region["length"] == {"min": 4, "mean": pytest.approx(np.mean([len(v) for v in data["region"]])), "max": 5}
+    matrix = result["correlations"]["matrix"]
+    names = result["correlations"]["columns"]
+    assert "id" not in names  # an id column correlates with nothing a person cares about
+    r = np.corrcoef(data["price"], data["delta"])[0, 1]
+    assert matrix[names.index("price")][names.index("delta")] == pytest.approx(r, rel=1e-9)
+
+
+def test_a_file_past_the_sample_is_estimated_within_the_errors_it_states(tmp_path):
+    rows = 60_000
+    rng = np.random.default_rng(5)
+    data = {"value": rng.lognormal(3, 1, rows).round(4), "code": rng.integers(0, 30_000, rows),
+            "kind": np.array(["a", "b", "c", "d"])[rng.choice(4, rows, p=[0.5, 0.3, 0.15, 0.05])]}  # fmt: skip
+    result = profiling.profile_file(write_frame(tmp_path, data), ",", batch_rows=2_000, sample_rows=5_000)
+    assert result["exact"] is False and result["sample_rows"] == 5_000
+    value = column(result, "value")
+    assert value["quantiles_exact"] is False
+    # Exact still: counts, extremes and moments are merged, not sampled.
+    assert value["mean"] == pytest.approx(data["value"].mean(), rel=1e-12) and value["max"] == data["value"].max()
+    # Each quantile within the stated margin, in quantile points: its rank in the whole column.
+    ordered = np.sort(data["value"])
+    for key, q in profiling.QUANTILES.items():
+        rank = np.searchsorted(ordered, value[key]) / rows
+        assert abs(rank - q) <= result["quantile_error"], key
+    # Distinct values past the exact limit: estimated by HyperLogLog within its stated error.
+    code = column(result, "code")
+    true_distinct = len(np.unique(data["code"]))
+    assert code["distinct_exact"] is False
+    assert abs(code["distinct"] - true_distinct) <= result["distinct_error"] * true_distinct
+    # Few values: counted exactly however long the file.
+    kind = column(result, "kind")
+    assert kind["top_exact"] is True and kind["top"][0] == ["a", int((data["kind"] == "a").sum())]
+    assert sum(column(result, "value")["histogram"]["counts"]) == pytest.approx(rows, rel=0.01)
+
+
+def test_duplicate_rows_are_counted_exactly_across_batches(tmp_path):
+    rows = [[i % 700, "x"] for i in range(3_000)]  # 700 distinct rows, the rest repeats
+    result = profile_of(tmp_path, csv_bytes(["a", "b"], rows), batch_rows=250)
+    assert result["duplicate_rows"] == 3_000 - 700
+    assert result["alerts"][0]["kind"] == "duplicates"
+
+
+def test_types_a_person_recognises(tmp_path):
+    content = csv_bytes(
+        ["amount", "member", "team", "seen", "as_text"],
+        [[f"{1000 + i * 37:,}.50", ["yes", "no"][i % 2], ["red", "blue", "green"][i % 3],
+          f"2025-03-{1 + i % 28:02d} 12:{i % 60:02d}:30.250", f" {i} "] for i in range(300)],
+    )  # fmt: skip
+    result = profile_of(tmp_path, content)
+    amount = column(result, "amount")
+    assert (amount["type"], amount["written_as"], amount["min"]) == ("decimal", "thousands separators", 1000.5)
+    assert column(result, "member")["type"] == "boolean"
+    assert column(result, "team")["type"] == "category"
+    seen = column(result, "seen")
+    assert seen["type"] == "datetime" and seen["earliest"] == "2025-03-01 12:00:30.250"
+    as_text = column(result, "as_text")
+    assert (as_text["type"], as_text["written_as"], as_text["max"]) == ("integer", "text", 299)
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        ([7] * 40, "constant"),
+        (list(range(40)), "id"),
+        ([None] * 30 + [1] * 10, "missing"),
+        ([0] * 10 + list(range(1, 31)), "zeros"),
+        ([1] * 39 + [10_000], "skewed"),
+        ([f"word {i % 35}" for i in range(60)] + [f"other {i}" for i in range(20)], "cardinality"),
+    ],
+)
+def test_each_alert_fires_on_a_column_made_for_it(tmp_path, values, kind):
+    rows = [["" if value is None else value, number] for number, value in enumerate(values)]
+    result = profile_of(tmp_path, csv_bytes(["column", "row"], rows))
+    assert kind in {alert["kind"] for alert in column(result, "column")["alerts"]}
+
+
+def test_two_columns_that_move_together_are_flagged(tmp_path):
+    rows = [[3 * i, 6 * i + 1, (i * 7919) % 101] for i in range(200)]
+    result = profile_of(tmp_path, csv_bytes(["x", "y", "noise"], rows))
+    assert [alert["text"] for alert in result["alerts"]] == ["x and y are highly correlated (r = 1.00)"]
+
+
+def test_scratch_files_of_the_row_hashes_are_removed(tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    profiling.profile_file(write(tmp_path, people_csv(30)), ",", scratch=scratch)
+    assert list(scratch.iterdir()) == []
+    with pytest.raises(csv_sample.CsvProblem):
+        profiling.profile_file(write(tmp_path, b"a,b\n1,2\n1,2,3\n", "bad.csv"), ",", scratch=scratch)
+    assert list(scratch.iterdir()) == []

@@ -1,0 +1,238 @@
+"""Statistics that add up: each batch of a file is summarised on its own and the summaries are
+merged, so a file larger than memory is profiled in one pass. Exact where that is cheap (counts,
+sums, moments, extremes, duplicate rows); approximate, with a stated error, where exact would
+need a whole column in memory (distinct counts past a few thousand values, quantiles past a
+million rows).
+"""
+
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+HASH_SEED = 20261204
+
+
+@dataclass
+class Moments:
+    """Count, mean and the second and third central moments (sums of squared and cubed
+    deviations), merged with the pairwise formulas of Chan et al. and Pébay: no sum of squares
+    of large values, so no cancellation."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    m3: float = 0.0
+
+    def add(self, n: int, mean: float, m2: float, m3: float) -> None:
+        if n == 0:
+            return
+        if self.n == 0:
+            self.n, self.mean, self.m2, self.m3 = n, mean, m2, m3
+            return
+        na, nb = self.n, n
+        total = na + nb
+        delta = mean - self.mean
+        self.m3 = (
+            self.m3 + m3
+            + delta**3 * na * nb * (na - nb) / total**2
+            + 3 * delta * (na * m2 - nb * self.m2) / total
+        )  # fmt: skip
+        self.m2 = self.m2 + m2 + delta**2 * na * nb / total
+        self.mean = self.mean + delta * nb / total
+        self.n = total
+
+    @property
+    def std(self) -> float | None:
+        """The sample standard deviation (n − 1), as pandas and spreadsheets give it."""
+        return math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else None
+
+    @property
+    def skewness(self) -> float | None:
+        """The adjusted Fisher–Pearson skewness (pandas' `skew()`, which ydata-profiling shows)."""
+        if self.n < 3 or self.m2 <= 0:
+            return None
+        g1 = math.sqrt(self.n) * self.m3 / self.m2**1.5
+        return g1 * math.sqrt(self.n * (self.n - 1)) / (self.n - 2)
+
+
+@dataclass
+class CoMoments:
+    """Pearson's correlation of two columns over the rows where both have a value, merged batch
+    by batch like Moments."""
+
+    n: int = 0
+    mean_a: float = 0.0
+    mean_b: float = 0.0
+    m2_a: float = 0.0
+    m2_b: float = 0.0
+    c: float = 0.0
+
+    def add(self, n: int, mean_a: float, mean_b: float, m2_a: float, m2_b: float, c: float) -> None:
+        if n == 0:
+            return
+        if self.n == 0:
+            self.n, self.mean_a, self.mean_b, self.m2_a, self.m2_b, self.c = n, mean_a, mean_b, m2_a, m2_b, c
+            return
+        total = self.n + n
+        da, db = mean_a - self.mean_a, mean_b - self.mean_b
+        weight = self.n * n / total
+        self.c += c + da * db * weight
+        self.m2_a += m2_a + da * da * weight
+        self.m2_b += m2_b + db * db * weight
+        self.mean_a += da * n / total
+        self.mean_b += db * n / total
+        self.n = total
+
+    @property
+    def correlation(self) -> float | None:
+        if self.n < 2 or self.m2_a <= 0 or self.m2_b <= 0:
+            return None
+        return max(-1.0, min(1.0, self.c / math.sqrt(self.m2_a * self.m2_b)))
+
+
+def co_moment_expressions(a: str, b: str, prefix: str) -> list[pl.Expr]:
+    """One batch's CoMoments of columns a and b, as polars expressions (both as floats)."""
+    both = pl.col(a).is_not_null() & pl.col(b).is_not_null()
+    x, y = pl.col(a).filter(both).cast(pl.Float64), pl.col(b).filter(both).cast(pl.Float64)
+    dx, dy = x - x.mean(), y - y.mean()
+    return [
+        both.sum().alias(f"{prefix}n"),
+        x.mean().alias(f"{prefix}ma"),
+        y.mean().alias(f"{prefix}mb"),
+        (dx * dx).sum().alias(f"{prefix}m2a"),
+        (dy * dy).sum().alias(f"{prefix}m2b"),
+        (dx * dy).sum().alias(f"{prefix}c"),
+    ]
+
+
+class Distinct:
+    """HyperLogLog with 2**14 registers over polars' 64-bit hashes: a distinct count within
+    about 1.6 % (two standard errors, 1.04/√16384 each) in 16 KB, mergeable batch by batch."""
+
+    P = 14
+    M = 1 << P
+    RELATIVE_ERROR = 2 * 1.04 / math.sqrt(M)
+
+    def __init__(self):
+        self.registers = np.zeros(self.M, dtype=np.uint8)
+
+    @classmethod
+    def expression(cls, column: str) -> pl.Expr:
+        """Registers and ranks of one batch's values: the low bits pick the register, the
+        leading zeros of the hash (plus one) are the rank."""
+        hashed = pl.col(column).drop_nulls().hash(HASH_SEED)
+        return pl.struct(
+            (hashed & (cls.M - 1)).cast(pl.UInt32).alias("register"),
+            (hashed.bitwise_leading_zeros().cast(pl.UInt8) + 1).clip(upper_bound=64 - cls.P + 1).alias("rank"),
+        )
+
+    def add(self, registers: np.ndarray, ranks: np.ndarray) -> None:
+        # The batch's ranks come already reduced to one per register (a group-by), so a plain
+        # fancy-indexed maximum is exact.
+        self.registers[registers] = np.maximum(self.registers[registers], ranks)
+
+    def estimate(self) -> int:
+        m = self.M
+        alpha = 0.7213 / (1 + 1.079 / m)
+        raw = alpha * m * m / float(np.sum(np.ldexp(1.0, -self.registers.astype(np.int64))))
+        zeros = int(np.count_nonzero(self.registers == 0))
+        if raw <= 2.5 * m and zeros:
+            return round(m * math.log(m / zeros))  # linear counting: better for small counts
+        return round(raw)
+
+
+class RowSample:
+    """A uniform random sample of up to `size` rows (bottom-k by a random key per row): the
+    whole file when it has no more rows, so its quantiles are then exact. Rows whose key cannot
+    make the sample are dropped as they arrive, and the sample is trimmed only when enough
+    candidates have gathered, so a long file costs about size·ln(rows/size) rows of work."""
+
+    KEY = "__sample_key"
+
+    def __init__(self, size: int, seed: int = 7):
+        self.size = size
+        self.rng = np.random.default_rng(seed)
+        self.kept: pl.DataFrame | None = None
+        self.waiting: list[pl.DataFrame] = []
+        self.waiting_rows = 0
+        self.threshold = 1.0
+        self.seen = 0
+
+    def add(self, batch: pl.DataFrame) -> None:
+        self.seen += batch.height
+        keys = self.rng.random(batch.height)
+        chosen = batch.with_columns(pl.Series(self.KEY, keys))
+        if self.threshold < 1.0:
+            chosen = chosen.filter(pl.col(self.KEY) < self.threshold)
+        if chosen.height:
+            self.waiting.append(chosen)
+            self.waiting_rows += chosen.height
+        if self.waiting_rows >= self.size:
+            self.trim()
+
+    def trim(self) -> None:
+        parts = ([self.kept] if self.kept is not None else []) + self.waiting
+        if not parts:
+            return
+        merged = pl.concat(parts, how="vertical_relaxed")
+        if merged.height > self.size:
+            merged = merged.sort(self.KEY).head(self.size)
+            self.threshold = float(merged[self.KEY][-1])
+        self.kept, self.waiting, self.waiting_rows = merged, [], 0
+
+    def rows(self) -> pl.DataFrame:
+        self.trim()
+        return self.kept.drop(self.KEY) if self.kept is not None else pl.DataFrame()
+
+    @property
+    def is_whole(self) -> bool:
+        return self.seen <= self.size
+
+
+def quantile_error(sample_size: int) -> float:
+    """How far a quantile taken from a uniform sample of this many rows may sit from the true
+    one, in quantile points (0.01 = one percentile), at about 95 % confidence: 2·√(q(1−q)/k) at
+    its widest (the median)."""
+    return 2 * math.sqrt(0.25 / sample_size) if sample_size else 1.0
+
+
+class RowHashes:
+    """Exact duplicate rows of a file too large to hold: each row's 64-bit hash is written to
+    one of 16 files on disk by its top bits, and each file is counted alone at the end (an
+    eighth of a gigabyte per file for 70 million rows). Two different rows share a 64-bit hash
+    with odds of about one in 7,000 for 70 million rows, so the count is exact in practice."""
+
+    PARTS = 16
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = tempfile.TemporaryDirectory(dir=folder, prefix="row-hashes-")
+        self.files = [open(Path(self.folder.name) / f"{part:02d}.u64", "wb") for part in range(self.PARTS)]  # noqa: SIM115
+        self.rows = 0
+
+    def add(self, batch: pl.DataFrame) -> None:
+        hashes = batch.hash_rows(seed=HASH_SEED).to_numpy()
+        self.rows += hashes.size
+        parts = hashes >> np.uint64(60)
+        order = np.argsort(parts, kind="stable")
+        bounds = np.searchsorted(parts[order], np.arange(self.PARTS + 1))
+        for part in range(self.PARTS):
+            hashes[order[bounds[part] : bounds[part + 1]]].tofile(self.files[part])
+
+    def duplicates(self) -> int:
+        """Rows that repeat an earlier row (a row seen three times counts twice)."""
+        repeated = 0
+        for handle in self.files:
+            handle.close()
+            hashes = np.fromfile(handle.name, dtype=np.uint64)
+            repeated += hashes.size - pl.Series(hashes).n_unique()
+        self.folder.cleanup()
+        return repeated
+
+    def close(self) -> None:
+        for handle in self.files:
+            handle.close()
+        self.folder.cleanup()
