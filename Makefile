@@ -26,8 +26,14 @@ test-slow: $(DEPS)
 
 ## Every benchmark against its baseline in the same run: prints the table, writes docs/benchmarks.md
 ## (about 12 minutes; `python -m tests.benchmarks --only NAME` runs one).
-bench: $(DEPS)
+bench: $(DEPS) .venv-ydata/.installed
 	$(BIN)/python -m tests.benchmarks
+
+# ydata-profiling, the CSV profile's baseline, in an environment of its own (pandas < 3, NumPy < 2.4).
+.venv-ydata/.installed: requirements/bench-ydata.txt
+	test -x .venv-ydata/bin/python || $(PYTHON) -m venv .venv-ydata
+	.venv-ydata/bin/python -m pip install --quiet -r requirements/bench-ydata.txt
+	touch $@
 
 ## Refresh the vendored front-end files from the npm registry, at the pinned versions (needs npm;
 ## nothing is fetched when the app or the tests run): htmx 4 and its SSE extension, served from

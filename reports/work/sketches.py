@@ -59,56 +59,6 @@ class Moments:
         return g1 * math.sqrt(self.n * (self.n - 1)) / (self.n - 2)
 
 
-@dataclass
-class CoMoments:
-    """Pearson's correlation of two columns over the rows where both have a value, merged batch
-    by batch like Moments."""
-
-    n: int = 0
-    mean_a: float = 0.0
-    mean_b: float = 0.0
-    m2_a: float = 0.0
-    m2_b: float = 0.0
-    c: float = 0.0
-
-    def add(self, n: int, mean_a: float, mean_b: float, m2_a: float, m2_b: float, c: float) -> None:
-        if n == 0:
-            return
-        if self.n == 0:
-            self.n, self.mean_a, self.mean_b, self.m2_a, self.m2_b, self.c = n, mean_a, mean_b, m2_a, m2_b, c
-            return
-        total = self.n + n
-        da, db = mean_a - self.mean_a, mean_b - self.mean_b
-        weight = self.n * n / total
-        self.c += c + da * db * weight
-        self.m2_a += m2_a + da * da * weight
-        self.m2_b += m2_b + db * db * weight
-        self.mean_a += da * n / total
-        self.mean_b += db * n / total
-        self.n = total
-
-    @property
-    def correlation(self) -> float | None:
-        if self.n < 2 or self.m2_a <= 0 or self.m2_b <= 0:
-            return None
-        return max(-1.0, min(1.0, self.c / math.sqrt(self.m2_a * self.m2_b)))
-
-
-def co_moment_expressions(a: str, b: str, prefix: str) -> list[pl.Expr]:
-    """One batch's CoMoments of columns a and b, as polars expressions (both as floats)."""
-    both = pl.col(a).is_not_null() & pl.col(b).is_not_null()
-    x, y = pl.col(a).filter(both).cast(pl.Float64), pl.col(b).filter(both).cast(pl.Float64)
-    dx, dy = x - x.mean(), y - y.mean()
-    return [
-        both.sum().alias(f"{prefix}n"),
-        x.mean().alias(f"{prefix}ma"),
-        y.mean().alias(f"{prefix}mb"),
-        (dx * dx).sum().alias(f"{prefix}m2a"),
-        (dy * dy).sum().alias(f"{prefix}m2b"),
-        (dx * dy).sum().alias(f"{prefix}c"),
-    ]
-
-
 class Distinct:
     """HyperLogLog with 2**14 registers over polars' 64-bit hashes: a distinct count within
     about 1.6 % (two standard errors, 1.04/√16384 each) in 16 KB, mergeable batch by batch."""
@@ -130,10 +80,9 @@ class Distinct:
             (hashed.bitwise_leading_zeros().cast(pl.UInt8) + 1).clip(upper_bound=64 - cls.P + 1).alias("rank"),
         )
 
-    def add(self, registers: np.ndarray, ranks: np.ndarray) -> None:
-        # The batch's ranks come already reduced to one per register (a group-by), so a plain
-        # fancy-indexed maximum is exact.
-        self.registers[registers] = np.maximum(self.registers[registers], ranks)
+    def add(self, registers: pl.Series, ranks: pl.Series) -> None:
+        """Each value's register and rank (`expression`): the register keeps the largest rank."""
+        np.maximum.at(self.registers, registers.to_numpy(), ranks.to_numpy())
 
     def estimate(self) -> int:
         m = self.M
@@ -147,9 +96,10 @@ class Distinct:
 
 class RowSample:
     """A uniform random sample of up to `size` rows (bottom-k by a random key per row): the
-    whole file when it has no more rows, so its quantiles are then exact. Rows whose key cannot
-    make the sample are dropped as they arrive, and the sample is trimmed only when enough
-    candidates have gathered, so a long file costs about size·ln(rows/size) rows of work."""
+        whole file when it has no more rows, so its quantiles are then exact. Rows whose key cannot
+        make the sample are dropped as they arrive, and the sample is trimmed only when enough
+        candidates have gathered, so a long file costs about size·ln(rows/size) rows of work. Its rows
+    are in no particular order."""
 
     KEY = "__sample_key"
 
@@ -171,7 +121,9 @@ class RowSample:
         if chosen.height:
             self.waiting.append(chosen)
             self.waiting_rows += chosen.height
-        if self.waiting_rows >= self.size:
+        # Trimmed when a quarter of the sample's size waits: less memory at the trim than
+        # waiting for a whole sample's worth, for a few more (cheap, linear) trims.
+        if self.waiting_rows >= max(self.size // 4, 1):
             self.trim()
 
     def trim(self) -> None:
@@ -180,8 +132,8 @@ class RowSample:
             return
         merged = pl.concat(parts, how="vertical_relaxed")
         if merged.height > self.size:
-            merged = merged.sort(self.KEY).head(self.size)
-            self.threshold = float(merged[self.KEY][-1])
+            merged = merged.bottom_k(self.size, by=self.KEY)
+            self.threshold = float(merged[self.KEY].max())
         self.kept, self.waiting, self.waiting_rows = merged, [], 0
 
     def rows(self) -> pl.DataFrame:
@@ -216,8 +168,8 @@ class RowHashes:
     def add(self, batch: pl.DataFrame) -> None:
         hashes = batch.hash_rows(seed=HASH_SEED).to_numpy()
         self.rows += hashes.size
-        parts = hashes >> np.uint64(60)
-        order = np.argsort(parts, kind="stable")
+        parts = (hashes >> np.uint64(60)).astype(np.uint8)
+        order = np.argsort(parts, kind="stable")  # a radix sort, for bytes
         bounds = np.searchsorted(parts[order], np.arange(self.PARTS + 1))
         for part in range(self.PARTS):
             hashes[order[bounds[part] : bounds[part + 1]]].tofile(self.files[part])
