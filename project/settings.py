@@ -209,7 +209,8 @@ OFFLOAD_DEMO_ORDERS = env.int("OFFLOAD_DEMO_ORDERS", default=500_000)
 OFFLOAD_DEMO_LAST_DAY = env.str("OFFLOAD_DEMO_LAST_DAY", default="")
 
 # Uploads larger than this are refused in the form (megabytes).
-OFFLOAD_MAX_UPLOAD_MB = env.int("OFFLOAD_MAX_UPLOAD_MB", default=200)
+# Largest CSV upload: the profile streams the file, so its size is bounded by disk, not memory.
+OFFLOAD_MAX_UPLOAD_MB = env.int("OFFLOAD_MAX_UPLOAD_MB", default=2048)
 # Image batches: how many files, how large each (megabytes), and how many pixels an image may
 # decode to (a small file can hold a huge image: a "decompression bomb").
 OFFLOAD_MAX_IMAGES = env.int("OFFLOAD_MAX_IMAGES", default=50)

@@ -12,7 +12,7 @@ from reports.work import csv_sample
 class CsvProfileForm(ReportForm):
     file = forms.FileField(
         label="CSV file",
-        help_text=f"UTF-8 text with a header row; up to {settings.OFFLOAD_MAX_UPLOAD_MB} MB.",
+        help_text=f"UTF-8 text with a header row; up to {filesizeformat(settings.OFFLOAD_MAX_UPLOAD_MB * 2**20)}.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,text/csv"}),
     )
 
@@ -46,8 +46,9 @@ CSV_PROFILE = kinds.register(
     kinds.JobKind(
         name="csv_profile",
         title="CSV profile",
-        description="Upload a CSV file and get every column's type, missing values, distinct values, "
-        "statistics, top values and a histogram.",
+        description="Upload a CSV file, even one larger than memory, and get every column's type, missing and "
+        "distinct values, statistics, percentiles, common values, a histogram and alerts, with duplicate rows "
+        "and correlations.",
         form=CsvProfileForm,
         run="reports.work.runs.run_csv_profile",
         describe=describe,

@@ -142,10 +142,17 @@ def draw_table(pdf: FPDF, texts: list[list[str]], measured, widths: list[float],
 
 
 def to_pdf(
-    title: str, subtitle: str, header: Sequence[str], rows: Sequence[Sequence[Cell]], readable: bool = False
+    title: str,
+    subtitle: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    readable: bool = False,
+    sideways: int = 0,
 ) -> bytes:
-    """A table as PDF. fpdf2 draws cell text as plain text: markup in a cell is shown, not run."""
-    pdf = FPDF(orientation="landscape" if len(header) > 6 else "portrait", format="A4")
+    """A table as PDF. fpdf2 draws cell text as plain text: markup in a cell is shown, not run.
+    `sideways`: a table too wide for a page (a profile's statistics) turned on its side, the
+    header down the left and that many rows at a time across."""
+    pdf = FPDF(orientation="landscape" if len(header) > 6 or sideways else "portrait", format="A4")
     pdf.set_title(title)
     pdf.set_creator("Offload")
     if fits_core_font(title, subtitle, header, rows, readable):
@@ -164,6 +171,17 @@ def to_pdf(
     pdf.multi_cell(0, text=subtitle, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.set_text_color(20, 20, 20)
+    if not sideways:
+        add_table(pdf, header, rows, readable)
+    for start in range(0, len(rows) if sideways else 0, sideways or 1):
+        group = rows[start : start + sideways]
+        turned = [[name, *(row[i] for row in group)] for i, name in enumerate(header[1:], start=1)]
+        add_table(pdf, [header[0], *(str(row[0]) for row in group)], turned, readable)
+        pdf.ln(4)
+    return bytes(pdf.output())
+
+
+def add_table(pdf: FPDF, header: Sequence[str], rows: Sequence[Sequence[Cell]], readable: bool) -> None:
     numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) for i in range(len(header))]
     texts = [[str(cell) for cell in header], *([format_cell(cell, readable) for cell in values] for values in rows)]
     measured = [[pdf.get_string_width(text) for text in line] for line in texts]
@@ -180,4 +198,3 @@ def to_pdf(
         ) as table:
             for line in texts:
                 table.row(line)
-    return bytes(pdf.output())

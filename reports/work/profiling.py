@@ -163,6 +163,10 @@ class Column:
     high: object = None
     zeros: int = 0
     negatives: int = 0
+    infinite: int = 0
+    rises: bool = False  # some value is above the one before it (nulls skipped)
+    falls: bool = False
+    previous_last: object = None
     length_low: int | None = None
     length_high: int | None = None
     length_total: int = 0
@@ -196,15 +200,26 @@ class Column:
         expressions = [column.null_count().alias(f"{tag}nulls"), column.count().alias(f"{tag}count")]
         if self.numeric:
             values = column.cast(pl.Float64)
-            deviation = values - values.mean()
+            finite = values.filter(values.is_finite())  # an inf would make every moment inf
+            deviation = finite - finite.mean()
+            squared = deviation * deviation
+            steps = column.drop_nulls().diff()
             expressions += [
-                values.mean().alias(f"{tag}mean"),
-                (deviation**2).sum().alias(f"{tag}m2"),
-                (deviation**3).sum().alias(f"{tag}m3"),
+                finite.count().alias(f"{tag}finite"),
+                finite.mean().alias(f"{tag}mean"),
+                squared.sum().alias(f"{tag}m2"),
+                (squared * deviation).sum().alias(f"{tag}m3"),
+                (squared * squared).sum().alias(f"{tag}m4"),
                 column.min().alias(f"{tag}min"),
                 column.max().alias(f"{tag}max"),
                 (column == 0).sum().alias(f"{tag}zeros"),
                 (column < 0).sum().alias(f"{tag}negatives"),
+                (count_of(values.is_infinite())).alias(f"{tag}infinite"),
+                # Monotonic: no step down (or up) inside the batch, nor from the last batch's last value.
+                (steps < 0).any().alias(f"{tag}down"),
+                (steps > 0).any().alias(f"{tag}up"),
+                column.drop_nulls().first().alias(f"{tag}first"),
+                column.drop_nulls().last().alias(f"{tag}last"),
             ]
         elif self.temporal:  # as numbers: a Python date cannot hold year 0, which a file can ("0-1-1")
             expressions += [
@@ -225,9 +240,17 @@ class Column:
         self.missing += row[f"{tag}nulls"]
         count = row[f"{tag}count"]
         if self.numeric and count:
-            self.moments.add(count, row[f"{tag}mean"], row[f"{tag}m2"], row[f"{tag}m3"])
+            self.moments.add(row[f"{tag}finite"], row[f"{tag}mean"], row[f"{tag}m2"], row[f"{tag}m3"], row[f"{tag}m4"])
             self.zeros += row[f"{tag}zeros"]
             self.negatives += row[f"{tag}negatives"]
+            self.infinite += row[f"{tag}infinite"]
+            first, last = row[f"{tag}first"], row[f"{tag}last"]
+            if self.previous_last is not None:
+                self.falls |= first < self.previous_last
+                self.rises |= first > self.previous_last
+            self.falls |= bool(row[f"{tag}down"])
+            self.rises |= bool(row[f"{tag}up"])
+            self.previous_last = last
         if (self.numeric or self.temporal) and count:
             low, high = row[f"{tag}min"], row[f"{tag}max"]
             self.low = low if self.low is None else min(self.low, low)
@@ -301,6 +324,10 @@ class Reading:
             column.distinct.add(*registers)
         self.sample.add(batch)
         self.hashes.add(batch)
+
+
+def count_of(condition: pl.Expr) -> pl.Expr:
+    return condition.sum().cast(pl.Int64)
 
 
 def converted(column: Column) -> pl.Expr:
@@ -486,7 +513,12 @@ def finish_column(column: Column, sample: pl.DataFrame, whole: bool, rows: int) 
         zone = getattr(column.dtype, "time_zone", None)
         stats.update(earliest=earliest, latest=latest, time_zone=zone)
     if column.text and count and column.length_low is not None:
-        stats["length"] = {"min": column.length_low, "mean": column.length_total / count, "max": column.length_high}
+        stats["length"] = {
+            "min": column.length_low,
+            "mean": column.length_total / count,
+            "median": plain(values.str.len_chars().median()) if values.dtype == pl.String and values.len() else None,
+            "max": column.length_high,
+        }
     if count:
         stats["unique"] = unique = (
             (distinct == count) if distinct_exact else (abs(distinct - count) <= Distinct.RELATIVE_ERROR * count)
@@ -511,9 +543,20 @@ def numeric_stats(stats: dict, column: Column, values: pl.Series, whole: bool, c
     stats.update(
         min=plain(column.low),
         max=plain(column.high),
-        mean=plain(moments.mean),
+        range=plain(column.high - column.low) if column.low is not None else None,
+        mean=plain(moments.mean) if moments.n else None,
+        sum=plain(moments.mean * moments.n),
         std=plain(moments.std),
+        variance=plain(moments.std**2) if moments.std is not None else None,
+        cv=plain(moments.std / moments.mean) if moments.std is not None and moments.mean else None,
         skewness=plain(moments.skewness),
+        kurtosis=plain(moments.kurtosis),
+        infinite=column.infinite,
+        monotonic="increasing"
+        if not column.falls and column.rises
+        else "decreasing"
+        if not column.rises and column.falls
+        else "",
         zeros=column.zeros,
         zeros_pct=percent(column.zeros, count),
         negatives=column.negatives,
@@ -524,6 +567,9 @@ def numeric_stats(stats: dict, column: Column, values: pl.Series, whole: bool, c
         floats = values.cast(pl.Float64)
         for name, q in QUANTILES.items():
             stats[name] = plain(floats.quantile(q, interpolation="linear"))
+        stats["iqr"] = plain(stats["p75"] - stats["p25"]) if stats["p75"] is not None else None
+        # The median absolute deviation, from the same rows as the quantiles.
+        stats["mad"] = plain((floats - stats["median"]).abs().median()) if stats["median"] is not None else None
         stats["histogram"] = histogram(values, column.dtype.is_integer(), count / values.len(), whole)
 
 

@@ -29,13 +29,15 @@ CSV, XLSX, PDF, SVG = (
 def save_table_downloads(
     files: "JobFiles", stem: str, title: str, subtitle: str, header, rows, progress: Progress, readable: bool = False
 ) -> None:
-    """`readable`: figures of any size, shown as the page shows them (exports.format_cell)."""
+    """`readable`: figures of any size, shown as the page shows them (exports.format_cell), and
+    in the PDF a table of many figures turned on its side (five rows across a page)."""
     progress(0, "Writing the CSV download")
     files.save(f"{stem}.csv", "CSV", CSV, exports.to_csv(header, rows))
     progress(30, "Writing the Excel download")
     files.save(f"{stem}.xlsx", "Excel (XLSX)", XLSX, exports.to_xlsx(header, rows, sheet=title, readable=readable))
     progress(60, "Writing the PDF download")
-    files.save(f"{stem}.pdf", "PDF", PDF, exports.to_pdf(title, subtitle, header, rows, readable=readable))
+    pdf = exports.to_pdf(title, subtitle, header, rows, readable=readable, sideways=5 if readable else 0)
+    files.save(f"{stem}.pdf", "PDF", PDF, pdf)
 
 
 def sales_table(summary: sales_query.SalesSummary) -> tuple[list[str], list[list]]:
@@ -80,9 +82,11 @@ def run_sales_summary(params: dict, progress: Progress, files: "JobFiles") -> di
 
 
 PROFILE_HEADER = [
-    "Column", "Type", "Count", "Missing", "Missing %", "Distinct", "Distinct %", "Zeros", "Negatives",
-    "Min", "Max", "Mean", "Std dev", "Skewness", "5 %", "25 %", "Median", "75 %", "95 %",
-    "Earliest", "Latest", "Shortest", "Longest", "Most common", "Alerts",
+    "Column", "Type", "Count", "Missing", "Missing %", "Distinct", "Distinct %", "Zeros", "Negatives", "Infinite",
+    "Min", "Max", "Range", "Sum", "Mean", "Std dev", "Variance", "Coefficient of variation", "Skewness", "Kurtosis",
+    "5th percentile", "25th percentile", "Median", "75th percentile", "95th percentile", "Interquartile range",
+    "Median absolute deviation", "Monotonic", "Earliest", "Latest", "Shortest", "Mean length", "Median length",
+    "Longest", "Most common", "Alerts",
 ]  # fmt: skip
 
 
@@ -101,9 +105,11 @@ def profile_rows(columns: list[dict]) -> list[list]:
     return [
         [figure(value) for value in (
             c["name"], c["type"], c["count"], c["missing"], c["missing_pct"], c["distinct"], c["distinct_pct"],
-            c.get("zeros"), c.get("negatives"), c.get("min"), c.get("max"), c.get("mean"), c.get("std"),
-            c.get("skewness"), c.get("p05"), c.get("p25"), c.get("median"), c.get("p75"), c.get("p95"),
-            c.get("earliest"), c.get("latest"), c.get("length", {}).get("min"), c.get("length", {}).get("max"),
+            c.get("zeros"), c.get("negatives"), c.get("infinite"), c.get("min"), c.get("max"), c.get("range"),
+            c.get("sum"), c.get("mean"), c.get("std"), c.get("variance"), c.get("cv"), c.get("skewness"),
+            c.get("kurtosis"), c.get("p05"), c.get("p25"), c.get("median"), c.get("p75"), c.get("p95"), c.get("iqr"),
+            c.get("mad"), c.get("monotonic"), c.get("earliest"), c.get("latest"),
+            *(c.get("length", {}).get(key) for key in ("min", "mean", "median", "max")),
         )] + [common(c), "; ".join(alert["text"] for alert in c.get("alerts", []))]
         for c in columns
     ]  # fmt: skip

@@ -18,24 +18,31 @@ HASH_SEED = 20261204
 
 @dataclass
 class Moments:
-    """Count, mean and the second and third central moments (sums of squared and cubed
-    deviations), merged with the pairwise formulas of Chan et al. and Pébay: no sum of squares
-    of large values, so no cancellation."""
+    """Count, mean and the second to fourth central moments (sums of squared, cubed and fourth
+    powers of deviations), merged with the pairwise formulas of Chan et al. and Pébay: no sum of
+    squares of large values, so no cancellation."""
 
     n: int = 0
     mean: float = 0.0
     m2: float = 0.0
     m3: float = 0.0
+    m4: float = 0.0
 
-    def add(self, n: int, mean: float, m2: float, m3: float) -> None:
+    def add(self, n: int, mean: float, m2: float, m3: float, m4: float) -> None:
         if n == 0:
             return
         if self.n == 0:
-            self.n, self.mean, self.m2, self.m3 = n, mean, m2, m3
+            self.n, self.mean, self.m2, self.m3, self.m4 = n, mean, m2, m3, m4
             return
         na, nb = self.n, n
         total = na + nb
         delta = mean - self.mean
+        self.m4 = (
+            self.m4 + m4
+            + delta**4 * na * nb * (na * na - na * nb + nb * nb) / total**3
+            + 6 * delta**2 * (na * na * m2 + nb * nb * self.m2) / total**2
+            + 4 * delta * (na * m3 - nb * self.m3) / total
+        )  # fmt: skip
         self.m3 = (
             self.m3 + m3
             + delta**3 * na * nb * (na - nb) / total**2
@@ -57,6 +64,16 @@ class Moments:
             return None
         g1 = math.sqrt(self.n) * self.m3 / self.m2**1.5
         return g1 * math.sqrt(self.n * (self.n - 1)) / (self.n - 2)
+
+    @property
+    def kurtosis(self) -> float | None:
+        """Excess kurtosis, unbiased (pandas' `kurt()`, which ydata-profiling shows): 0 for a normal."""
+        n = self.n
+        if n < 4 or self.m2 <= 0:
+            return None
+        return n * (n + 1) * (n - 1) * self.m4 / ((n - 2) * (n - 3) * self.m2**2) - 3 * (n - 1) ** 2 / (
+            (n - 2) * (n - 3)
+        )
 
 
 class Distinct:

@@ -183,10 +183,24 @@ def test_exact_statistics_match_numpy_whatever_the_batch_size(tmp_path, batch_ro
         n, mean = len(values), values.mean()
         g1 = np.sqrt(n) * ((values - mean) ** 3).sum() / ((values - mean) ** 2).sum() ** 1.5
         assert stats["skewness"] == pytest.approx(g1 * np.sqrt(n * (n - 1)) / (n - 2), rel=1e-9)
+        m2, m4 = ((values - mean) ** 2).sum(), ((values - mean) ** 4).sum()
+        excess = n * (n + 1) * (n - 1) * m4 / ((n - 2) * (n - 3) * m2**2) - 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))
+        assert stats["kurtosis"] == pytest.approx(excess, rel=1e-9)
+        assert stats["sum"] == pytest.approx(values.sum(), rel=1e-12)
+        assert stats["mad"] == pytest.approx(np.median(np.abs(values - np.median(values))), rel=1e-12)
+        assert stats["iqr"] == pytest.approx(np.quantile(values, 0.75) - np.quantile(values, 0.25), rel=1e-12)
+        assert stats["monotonic"] == "" and stats["infinite"] == 0
+    assert column(result, "id")["monotonic"] == "increasing"
     region = column(result, "region")
     expected = sorted(((int((data["region"] == r).sum()), r) for r in ("North", "South", "East")), reverse=True)
     assert [(count, value) for value, count in region["top"]] == expected and region["top_exact"] is True
-    assert region["length"] == {"min": 4, "mean": pytest.approx(np.mean([len(v) for v in data["region"]])), "max": 5}
+    lengths = [len(v) for v in data["region"]]
+    assert region["length"] == {
+        "min": 4,
+        "mean": pytest.approx(np.mean(lengths)),
+        "median": np.median(lengths),
+        "max": 5,
+    }
     matrix = result["correlations"]["matrix"]
     names = result["correlations"]["columns"]
     assert "id" not in names  # an id column correlates with nothing a person cares about
@@ -276,3 +290,16 @@ def test_scratch_files_of_the_row_hashes_are_removed(tmp_path):
     with pytest.raises(csv_sample.CsvProblem):
         profiling.profile_file(write(tmp_path, b"a,b\n1,2\n1,2,3\n", "bad.csv"), ",", scratch=scratch)
     assert list(scratch.iterdir()) == []
+
+
+def test_monotonic_and_infinite_values_are_judged_across_batches(tmp_path):
+    falling = list(range(100, 0, -1))
+    step_up_at_a_boundary = list(range(50)) + [10] + list(range(51, 100))  # row 51 starts a batch
+    rows = [
+        [a, b, "inf" if i == 3 else i / 2] for i, (a, b) in enumerate(zip(falling, step_up_at_a_boundary, strict=True))
+    ]
+    result = profile_of(tmp_path, csv_bytes(["falling", "bumpy", "ratio"], rows), batch_rows=50)
+    assert column(result, "falling")["monotonic"] == "decreasing"
+    assert column(result, "bumpy")["monotonic"] == ""
+    ratio = column(result, "ratio")
+    assert ratio["infinite"] == 1 and ratio["mean"] == pytest.approx(np.mean([i / 2 for i in range(100) if i != 3]))
