@@ -195,32 +195,42 @@ class Column:
     def text(self) -> bool:
         return self.dtype == pl.String
 
-    def stat_expressions(self) -> list[pl.Expr]:
+    def stat_expressions(self, finite_only: bool = False) -> list[pl.Expr]:
+        """This column's statistics of one batch. `finite_only`: its moments over the finite
+        values only (asked again for a batch that holds an infinity, which makes every moment inf)."""
         column, tag = pl.col(self.name), self.tag
+        values = column.cast(pl.Float64)
+        if finite_only:
+            values = values.filter(values.is_finite())
+        deviation = values - values.mean()
+        squared = deviation * deviation
+        moments = [
+            values.count().alias(f"{tag}finite"),
+            values.mean().alias(f"{tag}mean"),
+            squared.sum().alias(f"{tag}m2"),
+            (squared * deviation).sum().alias(f"{tag}m3"),
+            (squared * squared).sum().alias(f"{tag}m4"),
+        ]
+        if finite_only:
+            return moments
         expressions = [column.null_count().alias(f"{tag}nulls"), column.count().alias(f"{tag}count")]
         if self.numeric:
-            values = column.cast(pl.Float64)
-            finite = values.filter(values.is_finite())  # an inf would make every moment inf
-            deviation = finite - finite.mean()
-            squared = deviation * deviation
-            steps = column.drop_nulls().diff()
-            expressions += [
-                finite.count().alias(f"{tag}finite"),
-                finite.mean().alias(f"{tag}mean"),
-                squared.sum().alias(f"{tag}m2"),
-                (squared * deviation).sum().alias(f"{tag}m3"),
-                (squared * squared).sum().alias(f"{tag}m4"),
+            expressions += moments + [
                 column.min().alias(f"{tag}min"),
                 column.max().alias(f"{tag}max"),
                 (column == 0).sum().alias(f"{tag}zeros"),
                 (column < 0).sum().alias(f"{tag}negatives"),
-                (count_of(values.is_infinite())).alias(f"{tag}infinite"),
-                # Monotonic: no step down (or up) inside the batch, nor from the last batch's last value.
-                (steps < 0).any().alias(f"{tag}down"),
-                (steps > 0).any().alias(f"{tag}up"),
-                column.drop_nulls().first().alias(f"{tag}first"),
-                column.drop_nulls().last().alias(f"{tag}last"),
+                count_of(values.is_infinite()).alias(f"{tag}infinite"),
             ]
+            if not (self.rises and self.falls):  # monotonic until it has gone both up and down
+                steps = column.drop_nulls().diff()
+                expressions += [
+                    # No step down (or up) inside the batch, nor from the last batch's last value.
+                    (steps < 0).any().alias(f"{tag}down"),
+                    (steps > 0).any().alias(f"{tag}up"),
+                    column.drop_nulls().first().alias(f"{tag}first"),
+                    column.drop_nulls().last().alias(f"{tag}last"),
+                ]
         elif self.temporal:  # as numbers: a Python date cannot hold year 0, which a file can ("0-1-1")
             expressions += [
                 column.min().to_physical().alias(f"{tag}min"),
@@ -244,13 +254,14 @@ class Column:
             self.zeros += row[f"{tag}zeros"]
             self.negatives += row[f"{tag}negatives"]
             self.infinite += row[f"{tag}infinite"]
-            first, last = row[f"{tag}first"], row[f"{tag}last"]
-            if self.previous_last is not None:
-                self.falls |= first < self.previous_last
-                self.rises |= first > self.previous_last
-            self.falls |= bool(row[f"{tag}down"])
-            self.rises |= bool(row[f"{tag}up"])
-            self.previous_last = last
+            if f"{tag}first" in row:
+                first, last = row[f"{tag}first"], row[f"{tag}last"]
+                if self.previous_last is not None:
+                    self.falls |= first < self.previous_last
+                    self.rises |= first > self.previous_last
+                self.falls |= bool(row[f"{tag}down"])
+                self.rises |= bool(row[f"{tag}up"])
+                self.previous_last = last
         if (self.numeric or self.temporal) and count:
             low, high = row[f"{tag}min"], row[f"{tag}max"]
             self.low = low if self.low is None else min(self.low, low)
@@ -316,6 +327,9 @@ class Reading:
         plans += [column.distinct_plan(lazy) for column in sketched]
         stats, *results = pl.collect_all(plans)
         row = stats.row(0, named=True)
+        if infinite := [column for column in self.columns if row.get(f"{column.tag}infinite")]:
+            again = batch.select(expression for column in infinite for expression in column.stat_expressions(True))
+            row |= again.row(0, named=True)
         for column in self.columns:
             column.add_stats(row)
         for column, counts in zip(counted, results[: len(counted)], strict=True):

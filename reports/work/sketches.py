@@ -136,11 +136,13 @@ class RowSample:
         if self.threshold < 1.0:
             chosen = chosen.filter(pl.col(self.KEY) < self.threshold)
         if chosen.height:
-            self.waiting.append(chosen)
+            # A few rows picked from a batch would keep the whole batch's text in memory; many
+            # rows (early in a file) cost little more than the batch, and copying them would.
+            self.waiting.append(compact(chosen) if chosen.height < batch.height // 4 else chosen)
             self.waiting_rows += chosen.height
         # Trimmed when a quarter of the sample's size waits: less memory at the trim than
         # waiting for a whole sample's worth, for a few more (cheap, linear) trims.
-        if self.waiting_rows >= max(self.size // 4, 1):
+        if self.waiting_rows >= max(self.size // 2, 1):
             self.trim()
 
     def trim(self) -> None:
@@ -149,7 +151,7 @@ class RowSample:
             return
         merged = pl.concat(parts, how="vertical_relaxed")
         if merged.height > self.size:
-            merged = merged.bottom_k(self.size, by=self.KEY)
+            merged = compact(merged.bottom_k(self.size, by=self.KEY))
             self.threshold = float(merged[self.KEY].max())
         self.kept, self.waiting, self.waiting_rows = merged, [], 0
 
@@ -160,6 +162,14 @@ class RowSample:
     @property
     def is_whole(self) -> bool:
         return self.seen <= self.size
+
+
+def compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its text copied out: polars' text columns picked from a larger frame are
+    views into that frame's buffers, so a few sampled rows would keep every batch they came from
+    in memory (a 5 GB file's sample grew past 2 GB that way)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(pl.concat_str([pl.col(name), pl.lit("")]) for name in text) if text else frame
 
 
 def quantile_error(sample_size: int) -> float:
