@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    "reports.middleware.private_pages",
     # Last, as django-axes asks: it turns a lockout into the locked-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -211,6 +212,8 @@ OFFLOAD_DEMO_LAST_DAY = env.str("OFFLOAD_DEMO_LAST_DAY", default="")
 # Uploads larger than this are refused in the form (megabytes).
 # Largest CSV upload: the profile streams the file, so its size is bounded by disk, not memory.
 OFFLOAD_MAX_UPLOAD_MB = env.int("OFFLOAD_MAX_UPLOAD_MB", default=2048)
+# Most columns a CSV profile takes: each is a card on the page (20,000 made a 34 MB page).
+OFFLOAD_MAX_CSV_COLUMNS = env.int("OFFLOAD_MAX_CSV_COLUMNS", default=1000)
 # Image batches: how many files, how large each (megabytes), and how many pixels an image may
 # decode to (a small file can hold a huge image: a "decompression bomb").
 OFFLOAD_MAX_IMAGES = env.int("OFFLOAD_MAX_IMAGES", default=50)

@@ -12,7 +12,8 @@ from reports.work import csv_sample
 class CsvProfileForm(ReportForm):
     file = forms.FileField(
         label="CSV file",
-        help_text=f"UTF-8 text with a header row; up to {filesizeformat(settings.OFFLOAD_MAX_UPLOAD_MB * 2**20)}.",
+        help_text=f"UTF-8 text with a header row; up to {filesizeformat(settings.OFFLOAD_MAX_UPLOAD_MB * 2**20)} "
+        f"and {settings.OFFLOAD_MAX_CSV_COLUMNS:,} columns.",
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,text/csv"}),
     )
 
@@ -30,11 +31,21 @@ class CsvProfileForm(ReportForm):
             self.layout = csv_sample.inspect_sample(sample, is_whole_file=len(sample) >= upload.size)
         except csv_sample.CsvProblem as problem:
             raise forms.ValidationError(str(problem)) from None
+        if self.layout.columns > settings.OFFLOAD_MAX_CSV_COLUMNS:
+            raise forms.ValidationError(
+                f"The file has {self.layout.columns:,} columns; a profile takes up to "
+                f"{settings.OFFLOAD_MAX_CSV_COLUMNS:,}. Keep the columns you want to see and upload it again."
+            )
         return upload
 
     def job_inputs(self) -> dict:
         upload = self.cleaned_data["file"]
-        params = {"source_name": upload.name[:200], "source_size": upload.size, "separator": self.layout.separator}
+        params = {
+            "source_name": upload.name[:200],
+            "source_size": upload.size,
+            "separator": self.layout.separator,
+            "max_columns": settings.OFFLOAD_MAX_CSV_COLUMNS,
+        }
         return {"params": params, "input_file": upload}
 
 

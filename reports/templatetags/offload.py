@@ -5,8 +5,10 @@ from datetime import timedelta
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.template.defaultfilters import pluralize
 from django.template.defaulttags import CsrfTokenNode
 from django.urls import reverse
+from django.utils.dateparse import parse_duration
 from django.utils.http import urlencode
 
 from reports import htmx, kinds
@@ -254,3 +256,16 @@ def profile_alerts(result: dict) -> list[dict]:
     for column in result.get("columns", []):
         flagged += [{**alert, "column": column["name"]} for alert in column.get("alerts", [])]
     return flagged
+
+
+@register.filter
+def iso_duration(value) -> str:
+    """django-axes gives its cool-off as ISO 8601 ("PT15M"): "15 minutes"."""
+    delta = parse_duration(str(value)) if value else None
+    if delta is None:
+        return ""
+    minutes = round(delta.total_seconds() / 60)
+    if minutes < 60 or minutes % 60:
+        return f"{minutes} minute{pluralize(minutes)}"
+    hours = minutes // 60
+    return f"{hours} hour{pluralize(hours)}"

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -16,18 +17,23 @@ from reports.work import numbers
 Cell = str | int | float | None
 # Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# ...and a file opened with another separator (";" in much of Europe, tab, "|") or read past a
+# line break starts a new cell inside ours: a formula start after one of those is as risky.
+INNER_FORMULA = re.compile(r"[,;\t|\r\n]\s*[=+\-@]")
 
 
 def neutralise(value: Cell) -> Cell:
-    """Text that a spreadsheet would treat as a formula gets a leading apostrophe; numbers pass."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """Text a spreadsheet could run as a formula, at its start or after any separator or line
+    break, gets a leading apostrophe (and the CSV quotes every text field, so a separator inside
+    one never starts a cell); numbers pass."""
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS) or INNER_FORMULA.search(value)):
         return "'" + value
     return value
 
 
 def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow([neutralise(cell) for cell in header])
     for row in rows:
         writer.writerow(["" if cell is None else neutralise(cell) for cell in row])
@@ -46,7 +52,9 @@ def to_xlsx(
     # A number shows as on the page: grouped, with as many decimals as it has (9,876.5, 3.25).
     shapes = {places: workbook.add_format({"num_format": "#,##0" + ("." + "0" * places if places else "")})
               for places in range(10)}  # fmt: skip
-    worksheet.write_row(0, 0, [neutralise(cell) for cell in header], bold)
+    # Plain strings: strings_to_formulas is off, so no text is ever a formula, and an apostrophe
+    # would show in the cell.
+    worksheet.write_row(0, 0, [str(cell) for cell in header], bold)
     widths = [len(str(cell)) for cell in header]
     for row_number, row in enumerate(rows, start=1):
         for column, cell in enumerate(row):
@@ -54,7 +62,7 @@ def to_xlsx(
                 shape = shapes[min(numbers.decimals(cell), 9)] if readable else None
                 worksheet.write_number(row_number, column, cell, shape)
             elif cell is not None:
-                worksheet.write_string(row_number, column, str(neutralise(cell)))
+                worksheet.write_string(row_number, column, str(cell))
             widths[column] = max(widths[column], len(str(cell)) if cell is not None else 0)
     for column, width in enumerate(widths):
         worksheet.set_column(column, column, min(max(width + 2, 8), 60))

@@ -382,6 +382,7 @@ def profile_file(
     batch_rows: int = BATCH_ROWS,
     sample_rows: int = SAMPLE_ROWS,
     scratch: Path | None = None,
+    max_columns: int | None = None,
 ) -> dict:
     """The whole profile of a CSV file, read once in batches of `batch_rows` rows. A value far
     down that does not fit the type guessed from the first rows starts the read again with that
@@ -395,7 +396,7 @@ def profile_file(
     while True:
         try:
             return read_and_profile(
-                path, separator, progress, batch_rows, sample_rows, scratch, overrides, size, expected
+                path, separator, progress, batch_rows, sample_rows, scratch, overrides, size, expected, max_columns
             )
         except pl.exceptions.NoDataError:
             raise CsvProblem("The file is empty.") from None
@@ -413,11 +414,15 @@ def profile_file(
             )
 
 
-def read_and_profile(path, separator, progress, batch_rows, sample_rows, scratch, overrides, size, expected) -> dict:
+def read_and_profile(
+    path, separator, progress, batch_rows, sample_rows, scratch, overrides, size, expected, max_columns
+) -> dict:
     reading = None
     try:
         for batch in read_batches(path, separator, batch_rows, overrides):
             if reading is None:
+                if max_columns and batch.width > max_columns:
+                    raise CsvProblem(f"The file has {batch.width:,} columns; a profile takes up to {max_columns:,}.")
                 reading = Reading(first_columns(batch), sample_rows, scratch)
             reading.add(batch)
             done = min(1.0, reading.rows / expected)

@@ -117,7 +117,9 @@ def profile_rows(columns: list[dict]) -> list[list]:
 
 def run_csv_profile(params: dict, progress: Progress, files: "JobFiles") -> dict:
     with files.input() as path:
-        result = profiling.profile_file(path, params.get("separator", ","), scaled(progress, 0, 85))
+        result = profiling.profile_file(
+            path, params.get("separator", ","), scaled(progress, 0, 85), max_columns=params.get("max_columns")
+        )
     subtitle = f"{params.get('source_name', 'upload')}: {result['rows']:,} rows, {len(result['columns'])} columns"
     save_table_downloads(
         files,

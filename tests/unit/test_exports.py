@@ -30,13 +30,25 @@ def test_csv_cells_cannot_start_a_formula():
         assert name.endswith(text.lstrip("\t")) and amount == "-1.5"
 
 
+@pytest.mark.parametrize("separator", [",", ";", "\t", "|"])
+def test_csv_opened_with_another_separator_or_past_a_line_break_starts_no_formula(separator):
+    # Excel in much of Europe opens a .csv with ";" as its separator: every text field is quoted,
+    # so a separator inside one never starts a cell, and the risky ones carry an apostrophe too.
+    risky = ["a;=1+1", "b,=2+2", "c\n=3+3", "d\t@SUM(A1)", "e| -4+4", "f;plain"]
+    content = exports.to_csv(HEADER, [[text, 1] for text in risky]).decode("utf-8-sig")
+    for row in csv.reader(io.StringIO(content), delimiter=separator):
+        assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for cell in row), row
+    parsed = list(csv.reader(io.StringIO(content)))
+    assert [row[0] for row in parsed[1:]] == ["'a;=1+1", "'b,=2+2", "'c\n=3+3", "'d\t@SUM(A1)", "'e| -4+4", "f;plain"]
+
+
 def test_xlsx_holds_text_as_text_and_numbers_as_numbers():
     content = exports.to_xlsx(HEADER, [[text, 7] for text in HOSTILE])
     with zipfile.ZipFile(io.BytesIO(content)) as workbook:
         sheet = workbook.read("xl/worksheets/sheet1.xml").decode()
         strings = workbook.read("xl/sharedStrings.xml").decode()
     assert "<f>" not in sheet  # no formula cells at all
-    assert "&apos;=HYPERLINK" in strings or "'=HYPERLINK" in strings
+    assert "=HYPERLINK" in strings and "'=HYPERLINK" not in strings and "&apos;=HYPERLINK" not in strings
     assert "<v>7</v>" in sheet
 
 

@@ -303,3 +303,9 @@ def test_monotonic_and_infinite_values_are_judged_across_batches(tmp_path):
     assert column(result, "bumpy")["monotonic"] == ""
     ratio = column(result, "ratio")
     assert ratio["infinite"] == 1 and ratio["mean"] == pytest.approx(np.mean([i / 2 for i in range(100) if i != 3]))
+
+
+def test_a_file_wider_than_the_limit_is_refused_by_the_worker_too(tmp_path):
+    content = csv_bytes([f"c{i}" for i in range(30)], [list(range(30))])
+    with pytest.raises(csv_sample.CsvProblem, match="30 columns; a profile takes up to 20"):
+        profile_of(tmp_path, content, max_columns=20)

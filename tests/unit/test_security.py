@@ -74,7 +74,19 @@ def test_five_wrong_passwords_lock_that_account_out_here_and_say_so(client, user
         assert response.status_code in (200, 429)
     locked = client.post(reverse("login"), {"username": "ada", "password": "correct horse battery"})
     assert locked.status_code == 429 and "Too many attempts" in locked.content.decode()
+    assert "paused for 15 minutes." in locked.content.decode() and "PT15M" not in locked.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_there_is_no_password_reset_by_email(client):
+    for path in ("/accounts/password_reset/", "/accounts/password_reset/done/", "/accounts/reset/x/y/"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_a_signed_in_persons_pages_are_kept_by_no_shared_cache(owner_client):
+    for url in (reverse("home"), reverse("job_list"), reverse("schedule_list")):
+        policy = owner_client.get(url)["Cache-Control"]
+        assert "private" in policy and "no-cache" in policy, url
 
 
 def test_other_accounts_are_not_locked_by_someone_elses_guessing(client, user, other_user):

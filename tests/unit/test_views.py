@@ -195,6 +195,10 @@ def test_csv_upload_creates_a_profile_job(owner_client, user):
         ("a,b\nä,ö\n".encode("utf-16"), "binary file"),
         ("a,b\nCafé,Crème\n".encode("cp1252"), "not UTF-8"),
         (b"a,b\n1,2\n3,4,5\n", "Row 3 has 3 fields"),
+        (
+            ",".join(f"c{i}" for i in range(1001)).encode() + b"\n" + b"1," * 1000 + b"1\n",
+            "1,001 columns; a profile takes up to 1,000",
+        ),
     ],
 )
 def test_bad_uploads_are_explained_in_the_form(owner_client, content, message):
