@@ -249,6 +249,8 @@ def job_run_again(request: HtmxHttpRequest, job_id) -> HttpResponse:
         raise PermissionDenied("Your account may no longer run this kind of job.")
     try:
         new_job = jobs.run_again(job)
+    except jobs.JobGone as gone:
+        raise Http404(str(gone)) from None
     except jobs.TooManyActiveJobs as refusal:
         messages.error(request, str(refusal))
         return HttpResponseClientRedirect(job.get_absolute_url()) if request.htmx else see_other(job.get_absolute_url())

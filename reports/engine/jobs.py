@@ -42,6 +42,10 @@ class JobNotRunning(Exception):
     """The job was cancelled, finished or deleted while work was under way: stop quietly."""
 
 
+class JobGone(Exception):
+    """The job was deleted while something was being done with it (Run again, a download)."""
+
+
 class TooManyActiveJobs(Exception):
     """The owner already has as many queued or running jobs as the limit allows."""
 
@@ -422,12 +426,23 @@ def discard_outputs(job: Job) -> None:
 
 
 def delete_job(job: Job) -> bool:
-    """Delete a finished job with every file it has, inputs included."""
-    if job.status not in Job.FINAL_STATUSES:
-        return False
-    discard_outputs(job)
-    delete_folder(default_storage, f"uploads/{job.pk}")  # its inputs: the CSV, or the images
-    job.delete()
+    """Delete a finished job with every file it has, inputs included. The rows go first, under
+    the row's lock, and the files once that has committed: a Run again or a download that began
+    before sees either the whole job or none of it (JobGone, a 404), never half its files."""
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().filter(pk=job.pk).first()
+        if locked is None:
+            return True  # deleted already (a double click, or the nightly clean-up)
+        if locked.status not in Job.FINAL_STATUSES:
+            return False
+        job_id = locked.pk
+        locked.delete()  # cascades to its artifacts, images and ledger
+
+        def remove_files() -> None:
+            delete_folder(default_storage, f"jobs/{job_id}")
+            delete_folder(default_storage, f"uploads/{job_id}")  # its inputs: the CSV, or the images
+
+        transaction.on_commit(remove_files)
     return True
 
 
@@ -437,11 +452,18 @@ def run_again(job: Job) -> Job:
     copy_inputs = kinds.shown(job.kind).copy_inputs
 
     def add_inputs(new: Job) -> None:
-        if job.input_file:
-            copy_to(job.input_file, new.input_file, "input.csv")
-            new.save(update_fields=["input_file"])
-        if copy_inputs:
-            copy_inputs(job, new)
+        # Locked while its files are copied: a delete waits (SQLite has no row locks, so a file
+        # that vanishes mid-copy says the same).
+        if not Job.objects.select_for_update().filter(pk=job.pk).exists():
+            raise JobGone("This job was deleted, so there is nothing to run again.")
+        try:
+            if job.input_file:
+                copy_to(job.input_file, new.input_file, "input.csv")
+                new.save(update_fields=["input_file"])
+            if copy_inputs:
+                copy_inputs(job, new)
+        except FileNotFoundError:
+            raise JobGone("This job was deleted, so there is nothing to run again.") from None
 
     return create_job(job.owner, job.kind, job.params, add_inputs=add_inputs, notify_by_email=job.notify_by_email)
 

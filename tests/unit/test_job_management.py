@@ -126,15 +126,46 @@ def test_run_again_copies_an_image_batch(user):
     assert all(i.status == "pending" for i in new_job.images.all())
 
 
-def test_delete_removes_a_finished_job_and_all_its_files(owner_client, user, settings):
+def test_delete_removes_a_finished_job_and_all_its_files(
+    owner_client, user, settings, django_capture_on_commit_callbacks
+):
     job = make_job(user, Job.Status.SUCCEEDED)
     artifact = jobs.save_artifact(job, "report.csv", "CSV", "text/csv", b"a\n")
     path = settings.MEDIA_ROOT / artifact.file.name
     assert path.exists()
-    response = owner_client.post(reverse("job_delete", args=[job.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("job_delete", args=[job.pk]))
     assert response.status_code == 303 and response["Location"] == reverse("job_list")
     assert not Job.objects.filter(pk=job.pk).exists() and not path.exists()
     assert not path.parent.exists()  # no empty folder left behind
+
+
+def test_the_files_go_only_once_the_rows_are_gone_for_good(user, settings, django_capture_on_commit_callbacks):
+    job = make_job(user, Job.Status.SUCCEEDED)
+    path = settings.MEDIA_ROOT / jobs.save_artifact(job, "report.csv", "CSV", "text/csv", b"a\n").file.name
+    with django_capture_on_commit_callbacks() as removals:
+        assert jobs.delete_job(job)
+        assert path.exists()  # a download that began before still finds its file until the commit
+    assert not Job.objects.filter(pk=job.pk).exists()
+    for removal in removals:
+        removal()
+    assert not path.exists()
+    assert jobs.delete_job(job)  # a second Delete (a double click) finds nothing to do, and says so
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_again_of_a_job_deleted_meanwhile_is_a_404_not_a_500(owner_client, user):
+    job = Job(owner=user, kind="csv_profile", status=Job.Status.SUCCEEDED, params={"source_name": "a.csv"})
+    job.input_file.save("x", ContentFile(people_csv(4)), save=False)
+    job.save()
+    job.input_file.storage.delete(job.input_file.name)  # its files went first (a delete mid-way)
+    response = owner_client.post(reverse("job_run_again", args=[job.pk]))
+    assert response.status_code == 404 and Job.objects.count() == 1
+    stale = Job.objects.get(pk=job.pk)
+    Job.objects.filter(pk=job.pk).delete()  # and now its row: the page was open on a deleted job
+    with pytest.raises(jobs.JobGone):
+        jobs.run_again(stale)
+    assert not Job.objects.exists()
 
 
 def test_a_running_job_cannot_be_deleted(owner_client, user):
@@ -292,14 +323,17 @@ def test_running_jobs_without_progress_for_too_long_are_failed_as_lost(user, set
 # --- Housekeeping ------------------------------------------------------------------------------
 
 
-def test_housekeeping_deletes_finished_jobs_past_retention_with_their_files(user, settings):
+def test_housekeeping_deletes_finished_jobs_past_retention_with_their_files(
+    user, settings, django_capture_on_commit_callbacks
+):
     settings.OFFLOAD_RETENTION_DAYS = 30
     old = make_job(user, Job.Status.SUCCEEDED, finished_at=timezone.now() - timedelta(days=31))
     jobs.save_artifact(old, "report.csv", "CSV", "text/csv", b"a\n")
     recent = make_job(user, Job.Status.FAILED, finished_at=timezone.now() - timedelta(days=29))
     # A running job is never deleted however old, or its worker would write to a missing row.
     old_running = make_job(user, Job.Status.RUNNING, created_at=timezone.now() - timedelta(days=40))
-    assert delete_old_jobs() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delete_old_jobs() == 1
     assert not Job.objects.filter(pk=old.pk).exists()
     assert not (settings.MEDIA_ROOT / "jobs" / str(old.pk)).exists()
     assert set(Job.objects.values_list("pk", flat=True)) == {recent.pk, old_running.pk}

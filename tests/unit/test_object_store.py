@@ -104,7 +104,7 @@ def test_another_users_download_is_404_on_the_object_store_too(object_store, oth
 
 
 def test_run_again_copies_inputs_inside_the_bucket_and_delete_leaves_no_object(
-    object_store, s3_server, owner_client, user, local_media
+    object_store, s3_server, owner_client, user, local_media, django_capture_on_commit_callbacks
 ):
     csv_job = Job(owner=user, kind="csv_profile", status=Job.Status.SUCCEEDED, params={"separator": ","})
     csv_job.input_file.save("input.csv", ContentFile(people_csv(4)), save=False)
@@ -127,7 +127,8 @@ def test_run_again_copies_inputs_inside_the_bucket_and_delete_leaves_no_object(
 
     for job in Job.objects.all():
         jobs.cancel(job)
-        owner_client.post(reverse("job_delete", args=[job.pk]))
+        with django_capture_on_commit_callbacks(execute=True):  # the files go once the rows have
+            owner_client.post(reverse("job_delete", args=[job.pk]))
     assert not Job.objects.exists()
     assert s3_server.keys(object_store) == set()
     assert files_under(local_media) == []
@@ -143,12 +144,15 @@ def test_cancel_removes_partial_outputs_from_the_bucket_and_keeps_the_input(obje
     assert s3_server.keys(object_store) == {f"uploads/{job.pk}/input.csv"}  # kept for Run again
 
 
-def test_retention_deletes_old_jobs_objects_and_only_theirs(object_store, s3_server, user, settings):
+def test_retention_deletes_old_jobs_objects_and_only_theirs(
+    object_store, s3_server, user, settings, django_capture_on_commit_callbacks
+):
     old = finished_job(user, finished_at=timezone.now() - timedelta(days=31))
     recent = finished_job(user, finished_at=timezone.now() - timedelta(days=1))
     for job in (old, recent):
         jobs.save_artifact(job, "report.csv", "CSV", "text/csv", b"a\n")
-    assert jobs.delete_older_than(30) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.delete_older_than(30) == 1
     assert s3_server.keys(object_store) == {f"jobs/{recent.pk}/report.csv"}
 
 

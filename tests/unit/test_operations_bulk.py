@@ -208,13 +208,14 @@ def test_cancel_takes_the_queued_and_leaves_running_and_finished_jobs_alone(user
     assert AuditEntry.objects.get().jobs == 3
 
 
-def test_delete_removes_finished_jobs_with_their_files_and_keeps_active_ones(user):
+def test_delete_removes_finished_jobs_with_their_files_and_keeps_active_ones(user, django_capture_on_commit_callbacks):
     finished = [make(user, status) for status in (Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED)]
     for job in finished:
         default_storage.save(f"jobs/{job.pk}/report.csv", ContentFile(b"a,b"))
         default_storage.save(f"uploads/{job.pk}/input.csv", ContentFile(b"a,b"))
     queued = make(user)
-    bulk_action = confirmed(user, BulkAction.Action.DELETE, JobFilter(owner="ada"))
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk_action = confirmed(user, BulkAction.Action.DELETE, JobFilter(owner="ada"))
     assert list(Job.objects.values_list("pk", flat=True)) == [queued.pk]
     for job in finished:
         assert not default_storage.exists(f"jobs/{job.pk}/report.csv")
