@@ -31,10 +31,10 @@ REGIONS = ["North", "South", "East", "West", "Central"]
 YDATA_PYTHON = ROOT / ".venv-ydata" / "bin" / "python"
 # What ydata-profiling computes in each mode (its documentation and its report, version 4.18).
 YDATA_MODES = {
-    "minimal": "types, counts, missing, distinct, min/max/mean/std, quantiles, skewness, histograms, "
-    "common values, text lengths, duplicate rows, alerts; no correlations, no interactions",
-    "default": "minimal's, plus correlations (auto: Pearson/Spearman/Cramér's V/phik), "
-    "missing-value diagrams, character and word statistics of text",
+    "minimal": "types, counts, missing, distinct, zeros, min/max/mean/std, quantiles, skewness, kurtosis, "
+    "histograms, common values, text lengths and characters, alerts; no duplicate rows, no correlations",
+    "default": "minimal's, plus duplicate rows, correlations (auto: Pearson/Spearman/Cramér's V/phik) and "
+    "missing-value diagrams",
 }
 
 
