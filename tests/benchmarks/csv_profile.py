@@ -111,7 +111,8 @@ def ydata(path: Path, mode: str, extra_mib: int = 0) -> dict:
     if not extra_mib:
         raise RuntimeError(f"ydata-profiling ({mode}) failed:\n{output.stderr[-3000:]}")
     how = f"killed by signal {-output.returncode}" if output.returncode < 0 else f"exit code {output.returncode}"
-    last = (output.stderr.strip().splitlines() or [""])[-1][:120]
+    errors = [line for line in output.stderr.splitlines() if "Error" in line]  # not a progress bar
+    last = errors[-1][:120] if errors else ""
     return {"seconds": time.perf_counter() - started, "peak_mib": None,
             "outcome": f"stopped ({how}{': ' + last if last else ''})"}  # fmt: skip
 
