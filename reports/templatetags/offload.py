@@ -159,18 +159,22 @@ def heatmap(correlations: dict | None) -> dict | None:
     if not correlations or "columns" not in correlations:
         return None
     names, size = correlations["columns"], HEAT_CELL
+    # Room for the names: at most 16 characters of about 7 px each (longer ones are cut).
+    label = min(HEAT_LABEL, 12 + 7 * max(min(len(name), 16) for name in names))
     cells = []
     for row, values in enumerate(correlations["matrix"]):
         for column, r in enumerate(values):
             fill, ink = heat_colour(r)
             cells.append({
-                "x": HEAT_LABEL + column * size, "y": HEAT_LABEL + row * size, "fill": fill, "ink": ink,
+                "x": label + column * size, "y": label + row * size, "fill": fill, "ink": ink,
                 "text": "–" if r is None else f"{r:.2f}".replace("-", "−").replace("0.", ".", 1),
                 "about": f"{names[row]} and {names[column]}: " + ("not enough values" if r is None else f"r = {r:.2f}"),
             })  # fmt: skip
-    side = HEAT_LABEL + len(names) * size
-    labels = [{"name": name, "at": HEAT_LABEL + (i + 0.5) * size} for i, name in enumerate(names)]
-    return {"cells": cells, "labels": labels, "size": size, "side": side, "label_edge": HEAT_LABEL - 6}
+    side = label + len(names) * size
+    labels = [{"name": name, "at": label + (i + 0.5) * size} for i, name in enumerate(names)]
+    # The names along the top lean right at 45°: the last one reaches past the grid by ~0.7 of its length.
+    width = side + round(0.7 * label)
+    return {"cells": cells, "labels": labels, "size": size, "side": side, "width": width, "label_edge": label - 6}
 
 
 @register.filter
