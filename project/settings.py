@@ -221,6 +221,9 @@ OFFLOAD_MAX_IMAGE_MB = env.int("OFFLOAD_MAX_IMAGE_MB", default=40)
 OFFLOAD_MAX_IMAGE_PIXELS = env.int("OFFLOAD_MAX_IMAGE_PIXELS", default=100_000_000)
 # How many queued or running jobs one person may have at once (0: no limit).
 OFFLOAD_MAX_ACTIVE_JOBS = env.int("OFFLOAD_MAX_ACTIVE_JOBS", default=3)
+# Schedules one person may have, and the shortest time between two runs of one (a crontab).
+OFFLOAD_MAX_SCHEDULES = env.int("OFFLOAD_MAX_SCHEDULES", default=20)
+OFFLOAD_MIN_SCHEDULE_MINUTES = env.int("OFFLOAD_MIN_SCHEDULE_MINUTES", default=15)
 # Let big files reach the form's own size check instead of Django's generic 400 page.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -7,9 +7,11 @@ from decimal import Decimal
 from functools import cache
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Model
+from django.template.defaultfilters import pluralize
 from django.utils.http import urlencode
 
 from reports import kinds
@@ -143,6 +145,9 @@ class ScheduleTiming(forms.Form):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, user=user, **kwargs)
         self.fields["notify_by_email"].label = "Email me each time it has run"
+        self.fields[
+            "crontab_expression"
+        ].help_text += f" At most every {settings.OFFLOAD_MIN_SCHEDULE_MINUTES} minutes."
 
     def clean(self):
         cleaned = super().clean()
@@ -158,10 +163,18 @@ class ScheduleTiming(forms.Form):
                 self.add_error("crontab_expression", "Write the crontab, or pick daily or weekly.")
             else:
                 try:
-                    schedules.parse_crontab(expression)
+                    fields = schedules.parse_crontab(expression)
                     cleaned["crontab_expression"] = expression
                 except ValueError as problem:
                     self.add_error("crontab_expression", str(problem))
+                else:
+                    shortest, allowed = schedules.shortest_gap(fields), settings.OFFLOAD_MIN_SCHEDULE_MINUTES
+                    if shortest < allowed:
+                        self.add_error(
+                            "crontab_expression",
+                            f"This would run every {shortest} minute{pluralize(shortest)}; "
+                            f"a schedule runs at most every {allowed} minutes.",
+                        )
         return cleaned
 
     def job_inputs(self) -> dict:

@@ -44,13 +44,18 @@ def schedule_form(request: HtmxHttpRequest, schedule_id=None) -> HttpResponse:
     schedule = get_schedule_for(request.user, schedule_id) if schedule_id else None
     kind = schedule_kind(schedule, request.POST.get("kind") or request.GET.get("kind"))
     form_class = schedule_form_for(kind)
-    context = {"schedule": schedule, "kind": kind, "kinds": schedulable_kinds()}
+    context = {
+        "schedule": schedule, "kind": kind, "kinds": schedulable_kinds(),
+        "limit": schedule_limit(request.user), "max_schedules": settings.OFFLOAD_MAX_SCHEDULES,
+    }  # fmt: skip
     if request.method == "GET":
         initial = form_class.initial_for(schedule) if schedule else {"time_zone": usual_time_zone(request.user)}
         form = form_class(initial=initial, user=request.user)
         return render_page(request, "reports/schedule_form.html", {**context, "form": form})
 
     form = form_class(request.POST, user=request.user)
+    if form.is_valid() and schedule is None and context["limit"]:
+        form.add_error(None, context["limit"])
     if not form.is_valid():
         return render_page(
             request, "reports/schedule_form.html", {**context, "form": focus_first_error(form)}, status=400
@@ -62,6 +67,14 @@ def schedule_form(request: HtmxHttpRequest, schedule_id=None) -> HttpResponse:
     when = schedules.next_run(saved)
     messages.success(request, f"“{saved.name}” is saved. Next run: {when:%a %-d %b %Y, %H:%M} ({saved.time_zone}).")
     return see_other(reverse("schedule_list"))
+
+
+def schedule_limit(user) -> str:
+    """Why this person may make no more schedules, or "" while they may."""
+    count, most = ReportSchedule.objects.filter(owner=user).count(), settings.OFFLOAD_MAX_SCHEDULES
+    if count < most:
+        return ""
+    return f"You have {count} schedules, the most one person may have. Delete one to make another."
 
 
 def schedule_kind(schedule: ReportSchedule | None, slug: str | None) -> kinds.JobKind:

@@ -74,6 +74,15 @@ def parse_crontab(expression: str) -> dict:
     return fields
 
 
+def shortest_gap(fields: dict) -> int:
+    """The fewest minutes between two runs of a crontab: over the minutes and hours it allows,
+    across midnight too (its days and months only ever make gaps longer)."""
+    cron = crontab(**fields)
+    times = sorted(hour * 60 + minute for hour in cron.hour for minute in cron.minute)
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    return min([*gaps, times[0] + 24 * 60 - times[-1]])
+
+
 def describe(schedule: ReportSchedule) -> str:
     """How often, in words the owner chose: “Every Monday at 07:00 (Europe/Paris)”."""
     zone = schedule.time_zone

@@ -273,3 +273,41 @@ def test_the_list_shows_only_my_schedules(other_client, user):
 def test_schedules_need_sign_in(client):
     response = client.get(reverse("schedule_list"))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+# --- Limits ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "gap"),
+    [("* * * * *", 1), ("*/5 * * * *", 5), ("0,30 * * * *", 30), ("0 7 * * *", 1440), ("50 23 * * *", 1440),
+     ("55 23 * * *", 1440), ("0,55 23 * * *", 55), ("0 0,23 * * 1-5", 60)],
+)  # fmt: skip
+def test_the_shortest_gap_between_runs_of_a_crontab(expression, gap):
+    assert schedules.shortest_gap(schedules.parse_crontab(expression)) == gap
+
+
+def test_a_crontab_more_often_than_the_minimum_is_refused_and_says_the_limit(owner_client, settings):
+    settings.OFFLOAD_MIN_SCHEDULE_MINUTES = 15
+    form = {**FORM, "frequency": "crontab", "crontab_expression": "*/5 * * * *"}
+    response = owner_client.post(reverse("schedule_new"), form)
+    assert response.status_code == 400
+    assert "This would run every 5 minutes; a schedule runs at most every 15 minutes." in response.content.decode()
+    assert not ReportSchedule.objects.exists()
+    assert "At most every 15 minutes." in owner_client.get(reverse("schedule_new")).content.decode()
+    form["crontab_expression"] = "*/15 * * * *"
+    assert owner_client.post(reverse("schedule_new"), form).status_code == 303
+
+
+def test_a_person_at_the_schedule_limit_is_told_and_makes_no_more(owner_client, user, settings):
+    settings.OFFLOAD_MAX_SCHEDULES = 2
+    make_schedule(user, name="one")
+    make_schedule(user, name="two")
+    page = owner_client.get(reverse("schedule_new")).content.decode()
+    assert "You have 2 schedules, the most one person may have." in page and "up to 2 schedules" in page
+    response = owner_client.post(reverse("schedule_new"), {**FORM, "frequency": "daily", "time_of_day": "07:00"})
+    assert response.status_code == 400 and "Delete one to make another." in response.content.decode()
+    assert ReportSchedule.objects.filter(owner=user).count() == 2
+    edit = ReportSchedule.objects.filter(owner=user).first()  # editing one is still fine
+    changed = {**FORM, "name": "renamed", "frequency": "daily", "time_of_day": "08:00"}
+    assert owner_client.post(reverse("schedule_edit", args=[edit.pk]), changed).status_code == 303

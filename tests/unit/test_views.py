@@ -406,3 +406,13 @@ def test_a_traversal_or_control_character_file_name_never_reaches_the_disk(owner
     assert job.input_file.name == f"uploads/{job.pk}/input.csv"  # our name, in the job's own folder
     # Django keeps only the last part of a client's path; it is shown (escaped), never used as a path.
     assert "/" not in job.params["source_name"] and ".." not in job.params["source_name"].strip(".")
+
+
+@pytest.mark.parametrize("url", ["/reports/sales-summary/", "/reports/csv-profile/", "/schedules/new/"])
+def test_every_described_field_points_at_help_text_that_is_there(owner_client, url):
+    page = owner_client.get(url).content.decode()
+    described = re.findall(r'aria-describedby="([^"]+)"', page)
+    assert described, url
+    for ids in described:
+        for element_id in ids.split():
+            assert f'id="{element_id}"' in page, (url, element_id)
