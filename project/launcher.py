@@ -17,8 +17,18 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def development_defaults(environment) -> None:
+    """`make run` is for development: DEBUG on unless the environment or .env says otherwise
+    (the project's own default is off, for deployments)."""
+    import environ
+
+    environ.Env.read_env(BASE_DIR / ".env")  # what .env says wins over our default
+    environment.setdefault("DEBUG", "True")
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    development_defaults(os.environ)
     from django.conf import settings  # reads .env into os.environ, as the web and workers will
 
     settings.VAR_DIR.mkdir(exist_ok=True)

@@ -22,7 +22,9 @@ VAR_DIR = BASE_DIR / env.str("OFFLOAD_VAR_DIR", default="var")  # relative to th
 # SQLite cannot create the folder its file goes in; a fresh clone has no var/ yet.
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: a deployment that forgets it gets no debug pages. `make run` and
+# .env.example turn it on for development.
+DEBUG = env.bool("DEBUG", default=False)
 
 
 def required_in_production(name: str, dev_default):

@@ -60,7 +60,7 @@ def test_development_defaults_to_sqlite_with_settings_that_avoid_lock_errors():
         options = settings.DATABASES["default"]["OPTIONS"]
         assert "journal_mode=WAL" in options["init_command"]
         assert options["transaction_mode"] == "IMMEDIATE" and options["timeout"] >= 5
-    result = load_settings()
+    result = load_settings(DEBUG="True")
     assert result.stdout.strip() == "django.db.backends.sqlite3"
 
 
@@ -145,3 +145,20 @@ def test_the_web_process_never_loads_the_data_libraries_the_workers_use():
     # The worker does load them, before it forks its pool (CELERY_IMPORTS).
     worker = loaded_modules("from project.celery import app; app.loader.import_default_modules()")
     assert worker >= set(WORKER_LIBRARIES)
+
+
+def test_debug_is_off_unless_asked_for_and_make_run_asks():
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG",)}
+    script = "from django.conf import settings; print(settings.DEBUG)"
+    for env, expected in (({"SECRET_KEY": "x" * 50}, "False"), ({"DEBUG": "True"}, "True")):
+        result = subprocess.run([sys.executable, "-c", script], cwd=BASE_DIR, capture_output=True, text=True,
+                                timeout=60, env={**clean, "DJANGO_SETTINGS_MODULE": "project.settings", **env})  # fmt: skip
+        assert result.stdout.strip() == expected, result.stderr
+    from project.launcher import development_defaults
+
+    environment = {}
+    development_defaults(environment)
+    assert environment["DEBUG"] == "True"
+    environment = {"DEBUG": "False"}
+    development_defaults(environment)
+    assert environment["DEBUG"] == "False"
