@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("schedules/<uuid:schedule_id>/delete/", schedule_views.schedule_delete, name="schedule_delete"),
     path("notices/", views.notices, name="notices"),
+    path("notices/dismiss/", views.notice_dismiss, name="notice_dismiss"),
     path("events/", stream_views.user_events, name="user_events"),
     path("operations/", operations_views.operations_page, name="operations"),
     path("operations/machinery/", operations_views.machinery_fragment, name="operations_machinery"),

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 from django_htmx.middleware import HtmxDetails
@@ -230,6 +231,19 @@ def notices(request: HtmxHttpRequest) -> HttpResponse:
     """The poll of pages that do not poll for anything else: notices of jobs that have ended."""
     context = {**notifications.updates(request.user, page_polls=False), "oob": True, "shown": True}
     return render(request, "reports/notices.html", context)
+
+
+@require_POST
+@login_required
+def notice_dismiss(request: HtmxHttpRequest) -> HttpResponse:
+    """Takes a notice off the page: it was marked as shown when it was first shown, so there is
+    nothing to record. htmx swaps the notice for this empty answer; without JavaScript the page
+    the person was on comes back, without it."""
+    if request.htmx:
+        return HttpResponse("")
+    back = request.headers.get("Referer", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return see_other(back if back and safe else reverse("home"))
 
 
 @require_POST

@@ -91,6 +91,19 @@ def test_a_job_that_ends_while_i_am_elsewhere_shows_a_notice_with_a_link(
     expect(page.locator(".notice")).to_have_count(0)  # shown once
 
 
+def test_a_notice_is_dismissed_from_the_keyboard(page, live_server, user):
+    sign_in(page, live_server)
+    job = jobs.create_job(user, "sales_summary", SALES_PARAMS)
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, finished_at=timezone.now(), result={})
+    page.goto(f"{live_server.url}/schedules/")  # a whole page shows the notice
+    dismiss = page.get_by_role("button", name="Dismiss this notice")
+    expect(dismiss).to_have_count(1)
+    dismiss.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".notice")).to_have_count(0)
+    expect(page).to_have_url(f"{live_server.url}/schedules/")  # swapped out in place, no reload
+
+
 def test_schedule_a_report_then_pause_resume_edit_and_delete_it(page, live_server, user):
     sign_in(page, live_server)
     page.click("nav >> text=Schedules")

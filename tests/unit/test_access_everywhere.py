@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 
 # URLs that hold no one's data, so they have nothing to hide from a signed-in user.
 PUBLIC_TO_SIGNED_IN = {
-    "home", "report_form", "job_list", "active_job_rows", "schedule_list", "schedule_new", "notices", "user_events",
+    "home", "report_form", "job_list", "active_job_rows", "schedule_list", "schedule_new", "notices", "notice_dismiss",
+    "user_events",
 }  # fmt: skip
 # The Operations pages and actions: a 404 for anyone without the view_operations permission.
 STAFF_ONLY = {

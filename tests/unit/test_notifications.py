@@ -184,3 +184,18 @@ def test_a_notice_and_an_email_say_which_job_in_words(owner_client, user):
     send_job_email(job.pk)
     [message] = mail.outbox
     assert message.subject == "Offload: your CSV profile finished" and "cities.csv (2.0\xa0KB)" in message.body
+
+
+def test_a_notice_is_dismissed_by_a_button_that_works_with_or_without_javascript(owner_client, user):
+    finish(make_job(user))
+    page = owner_client.get(reverse("schedule_list")).content.decode()
+    notice = page[page.index('class="notice notice--') :]
+    notice = notice[: notice.index("</div>")]
+    assert '<button type="submit" class="notice__close"' in notice and "Dismiss this notice" in notice
+    assert 'type="checkbox"' not in notice and 'name="csrfmiddlewaretoken"' in notice  # a plain form too
+    htmx = owner_client.post(reverse("notice_dismiss"), **HTMX)
+    assert htmx.status_code == 200 and htmx.content == b""  # swapped for nothing
+    back = owner_client.post(reverse("notice_dismiss"), HTTP_REFERER="http://testserver/schedules/")
+    assert back.status_code == 303 and back["Location"] == "http://testserver/schedules/"
+    elsewhere = owner_client.post(reverse("notice_dismiss"), HTTP_REFERER="https://evil.example/")
+    assert elsewhere["Location"] == reverse("home")
