@@ -279,6 +279,9 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# ...and however many usernames one address tries, this many wrong passwords within the cool-off
+# pause signing in from it (reports/signin.py): password spraying.
+OFFLOAD_SIGNIN_FAILURES_PER_ADDRESS = env.int("OFFLOAD_SIGNIN_FAILURES_PER_ADDRESS", default=20)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -76,6 +77,18 @@ def test_five_wrong_passwords_lock_that_account_out_here_and_say_so(client, user
     assert locked.status_code == 429 and "Too many attempts" in locked.content.decode()
     assert "paused for 15 minutes." in locked.content.decode() and "PT15M" not in locked.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_one_address_spraying_passwords_over_many_names_is_paused(client, user, settings):
+    settings.OFFLOAD_SIGNIN_FAILURES_PER_ADDRESS = 8
+    for number in range(8):  # two tries at each of four names: no one name reaches axes' limit
+        response = client.post(reverse("login"), {"username": f"name{number // 2}", "password": "Summer2026!"})
+        assert response.status_code == 200, number
+    paused = client.post(reverse("login"), {"username": "ada", "password": "correct horse battery"})
+    assert paused.status_code == 429 and "from your address" in paused.content.decode()
+    assert "paused for 15 minutes" in paused.content.decode() and "_auth_user_id" not in client.session
+    elsewhere = Client(REMOTE_ADDR="203.0.113.9")  # another address signs in as before
+    assert elsewhere.post(reverse("login"), {"username": "ada", "password": "correct horse battery"}).status_code == 302
 
 
 def test_there_is_no_password_reset_by_email(client):
