@@ -10,8 +10,11 @@ def private_pages(get_response):
 
     def middleware(request):
         response = get_response(request)
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+        # Only a response that read the session can be someone's; asking who is signed in on
+        # one that did not (a metrics scrape) would read it, and add "Vary: Cookie".
+        session = getattr(request, "session", None)
+        personal = session is not None and session.accessed and request.user.is_authenticated
+        if personal and "Cache-Control" not in response:
             patch_cache_control(response, private=True, no_cache=True)
         return response
 
