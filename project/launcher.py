@@ -17,13 +17,14 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def development_defaults(environment) -> None:
+def development_defaults(environment, env_file: Path = BASE_DIR / ".env") -> None:
     """`make run` is for development: DEBUG on unless the environment or .env says otherwise
-    (the project's own default is off, for deployments)."""
-    import environ
-
-    environ.Env.read_env(BASE_DIR / ".env")  # what .env says wins over our default
-    environment.setdefault("DEBUG", "True")
+    (the project's own default is off, for deployments; settings read .env themselves)."""
+    if "DEBUG" in environment:
+        return
+    lines = env_file.read_text().splitlines() if env_file.exists() else []
+    if not any(line.strip().removeprefix("export ").startswith("DEBUG=") for line in lines):
+        environment["DEBUG"] = "True"
 
 
 def main() -> int:

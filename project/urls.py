@@ -5,7 +5,10 @@ from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
 from reports.operations import metrics
-from reports.signin import SignInView
+from reports.signin import SignInView, address_limited
+
+# The admin signs people in too: the same per-address limit as Offload's own page.
+admin.site.login = address_limited(admin.site.login)
 
 urlpatterns = [
     # Sign-in and sign-out only: no password reset by email (an operator sets passwords in the

@@ -52,6 +52,7 @@ def to_xlsx(
     # A number shows as on the page: grouped, with as many decimals as it has (9,876.5, 3.25).
     shapes = {places: workbook.add_format({"num_format": "#,##0" + ("." + "0" * places if places else "")})
               for places in range(10)}  # fmt: skip
+    shapes["power"] = workbook.add_format({"num_format": "0.#####E+00"})  # 5E-05, as the page's 5 × 10⁻⁵
     # Plain strings: strings_to_formulas is off, so no text is ever a formula, and an apostrophe
     # would show in the cell.
     worksheet.write_row(0, 0, [str(cell) for cell in header], bold)
@@ -59,7 +60,12 @@ def to_xlsx(
     for row_number, row in enumerate(rows, start=1):
         for column, cell in enumerate(row):
             if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-                shape = shapes[min(numbers.decimals(cell), 9)] if readable else None
+                if not readable:
+                    shape = None
+                elif numbers.plain_range(cell):
+                    shape = shapes[min(numbers.decimals(cell), 9)]
+                else:
+                    shape = shapes["power"]
                 worksheet.write_number(row_number, column, cell, shape)
             elif cell is not None:
                 worksheet.write_string(row_number, column, str(cell))

@@ -18,6 +18,11 @@ def significant(value: float, digits: int = SIGNIFICANT) -> float:
     return round(value, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
 
 
+def plain_range(value) -> bool:
+    """Whether the value is written digit by digit (else as a power of ten)."""
+    return value == 0 or not math.isfinite(value) or SMALLEST_PLAIN <= abs(value) < LARGEST_PLAIN
+
+
 def decimals(value: float) -> int:
     """How many decimals the formatted value shows (for a spreadsheet's number format)."""
     if isinstance(value, int) or value == 0 or not math.isfinite(value):

@@ -59,9 +59,14 @@ def date_columns(path: Path, separator: str) -> dict:
     Letting polars try dates while it guesses types from 10,000 rows tries every text value
     against every date pattern; the first DATE_SAMPLE_ROWS rows tell as much. A value further
     down that is not a date fails the read, and `read_batches` reads that column as text."""
-    sample = pl.read_csv(
-        path, separator=separator, n_rows=DATE_SAMPLE_ROWS, infer_schema_length=DATE_SAMPLE_ROWS, try_parse_dates=True
-    )
+    with open(path, "rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    lines = head.split(b"\n")
+    head = b"\n".join(lines[: DATE_SAMPLE_ROWS + 1]) if len(lines) > DATE_SAMPLE_ROWS + 1 else head
+    try:  # only those lines: polars would parse further, and one late value must not fail the probe
+        sample = pl.read_csv(head, separator=separator, infer_schema_length=None, try_parse_dates=True)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
+        return {}  # the read proper says what is wrong with the file
     return {name: dtype for name, dtype in sample.schema.items() if dtype.is_temporal()}
 
 
@@ -88,6 +93,15 @@ def read_problem(exc: Exception) -> CsvProblem:
     return CsvProblem(f"The file could not be read as CSV: {first_line}")
 
 
+def text_shape(dtype: pl.DataType) -> str:
+    """How a date, a time or a date and time is written in the profile."""
+    if dtype == pl.Date:
+        return "%Y-%m-%d"
+    if dtype == pl.Time:
+        return "%H:%M:%S%.f"
+    return "%Y-%m-%d %H:%M:%S%.f"
+
+
 def column_type(dtype: pl.DataType) -> str:
     if dtype.is_integer():
         return "integer"
@@ -97,6 +111,8 @@ def column_type(dtype: pl.DataType) -> str:
         return "boolean"
     if dtype == pl.Date:
         return "date"
+    if dtype == pl.Time:
+        return "time"
     if dtype.is_temporal():
         return "datetime"
     if dtype == pl.Null:
@@ -164,6 +180,7 @@ class Column:
     zeros: int = 0
     negatives: int = 0
     infinite: int = 0
+    fractional: bool = False  # numbers read from text: has any a fraction?
     rises: bool = False  # some value is above the one before it (nulls skipped)
     falls: bool = False
     previous_last: object = None
@@ -222,6 +239,9 @@ class Column:
                 (column < 0).sum().alias(f"{tag}negatives"),
                 count_of(values.is_infinite()).alias(f"{tag}infinite"),
             ]
+            if self.written_as and not self.fractional:
+                finite = values.filter(values.is_finite())
+                expressions.append((finite != finite.floor()).any().alias(f"{tag}fraction"))
             if not (self.rises and self.falls):  # monotonic until it has gone both up and down
                 steps = column.drop_nulls().diff()
                 expressions += [
@@ -254,6 +274,7 @@ class Column:
             self.zeros += row[f"{tag}zeros"]
             self.negatives += row[f"{tag}negatives"]
             self.infinite += row[f"{tag}infinite"]
+            self.fractional |= bool(row.get(f"{tag}fraction"))
             if f"{tag}first" in row:
                 first, last = row[f"{tag}first"], row[f"{tag}last"]
                 if self.previous_last is not None:
@@ -307,6 +328,11 @@ class Reading:
 
     def add(self, batch: pl.DataFrame) -> None:
         self.rows += batch.height
+        self.hashes.add(batch)  # the rows as written: "1,000" and 1000 are different rows
+        # NaN counts as missing, as pandas and ydata-profiling count it (and it would poison every moment).
+        floats = [name for name, dtype in batch.schema.items() if dtype.is_float()]
+        if floats:
+            batch = batch.with_columns(pl.col(floats).fill_nan(None))
         failures = [
             (column, (pl.col(column.name).is_not_null() & converted(column).is_null()).sum())
             for column in self.columns
@@ -337,7 +363,6 @@ class Reading:
         for column, registers in zip(sketched, results[len(counted) :], strict=True):
             column.distinct.add(*registers)
         self.sample.add(batch)
-        self.hashes.add(batch)
 
 
 def count_of(condition: pl.Expr) -> pl.Expr:
@@ -360,8 +385,9 @@ def numbers_written_as_text(values: pl.Series) -> tuple[str, pl.DataType] | None
     if numbers.len() < NUMBERS_SHARE * values.len():
         return None
     how = "thousands separators" if numbers.str.contains(THOUSANDS).any() else "text"
-    whole = not numbers.str.contains(r"\.").any()
-    return how, (pl.Int64 if whole else pl.Float64)
+    # Read as decimals: a "1,234.5" further down must not count as "not a number" in a column
+    # whose first values were whole. Whether they were all whole is told at the end (Column.fractional).
+    return how, pl.Float64
 
 
 def read_batches(path: Path, separator: str, batch_rows: int, overrides: dict):
@@ -402,11 +428,11 @@ def profile_file(
             raise CsvProblem("The file is empty.") from None
         except pl.exceptions.ComputeError as exc:
             found = NOT_PARSED.search(str(exc))
-            if not found or found["column"] in overrides:
+            if not found or overrides.get(found["column"]) == pl.String:
                 raise read_problem(exc) from None
-            try:
+            try:  # a decimal in whole numbers makes the column decimal; anything else, text
                 float(found["value"].replace(",", ""))
-                overrides[found["column"]] = pl.Float64
+                overrides[found["column"]] = pl.Float64 if found["column"] not in overrides else pl.String
             except ValueError:
                 overrides[found["column"]] = pl.String
             progress(
@@ -500,6 +526,8 @@ def finish_column(column: Column, sample: pl.DataFrame, whole: bool, rows: int) 
     column.missing -= column.not_numbers
     count = rows - column.missing - column.not_numbers
     kind = column_type(column.dtype) if count else "empty"
+    if kind == "decimal" and column.written_as and not column.fractional:
+        kind = "integer"
     values = sample[column.name].drop_nulls() if column.name in sample.columns else pl.Series([])
     if column.written_as and values.dtype == pl.String:
         values = values.str.strip_chars().str.replace_all(",", "").cast(column.dtype, strict=False).drop_nulls()
@@ -526,7 +554,7 @@ def finish_column(column: Column, sample: pl.DataFrame, whole: bool, rows: int) 
     if column.numeric and count:
         numeric_stats(stats, column, values, whole, count)
     elif column.temporal and count:
-        shape = "%Y-%m-%d" if kind == "date" else "%Y-%m-%d %H:%M:%S%.f"
+        shape = text_shape(column.dtype)
         ends = pl.Series("v", [column.low, column.high], dtype=pl.Int64).cast(column.dtype)
         earliest, latest = ends.dt.to_string(shape).to_list()
         zone = getattr(column.dtype, "time_zone", None)
@@ -584,12 +612,15 @@ def numeric_stats(stats: dict, column: Column, values: pl.Series, whole: bool, c
     )
     if values.len():
         floats = values.cast(pl.Float64)
+        floats = floats.filter(floats.is_finite())  # an infinity is counted (stats["infinite"]), not ranked
         for name, q in QUANTILES.items():
             stats[name] = plain(floats.quantile(q, interpolation="linear"))
-        stats["iqr"] = plain(stats["p75"] - stats["p25"]) if stats["p75"] is not None else None
+        low, high = stats["p25"], stats["p75"]
+        stats["iqr"] = plain(high - low) if low is not None and high is not None else None
         # The median absolute deviation, from the same rows as the quantiles.
         stats["mad"] = plain((floats - stats["median"]).abs().median()) if stats["median"] is not None else None
-        stats["histogram"] = histogram(values, column.dtype.is_integer(), count / values.len(), whole)
+        integers = column.dtype.is_integer() or (column.written_as and not column.fractional)
+        stats["histogram"] = histogram(values, integers, count / values.len(), whole)
 
 
 def top_values(column: Column, values: pl.Series, whole: bool, count: int) -> dict:
@@ -604,7 +635,7 @@ def top_values(column: Column, values: pl.Series, whole: bool, count: int) -> di
     else:
         return {}
     if column.temporal:  # as text: a Python date cannot hold year 0
-        shape = "%Y-%m-%d" if column.dtype == pl.Date else "%Y-%m-%d %H:%M:%S%.f"
+        shape = text_shape(column.dtype)
         counts = counts.with_columns(pl.col(column.name).dt.to_string(shape))
     # The largest counts; ties go to the smallest value, so the same file always shows the same.
     top = counts.top_k(TOP_VALUES, by=[tally, column.name], reverse=[False, True])
@@ -648,7 +679,11 @@ def alerts(stats: dict, column: Column) -> list[dict]:
     elif stats["type"] in ("text",) and distinct > CATEGORY_VALUES:
         say("cardinality", f"High cardinality: {about}{distinct:,} distinct values")
     if stats.get("not_numbers"):
-        say("not_numbers", f"{stats['not_numbers']:,} values are not numbers (counted as neither values nor missing)")
+        n = stats["not_numbers"]
+        say(
+            "not_numbers",
+            f"{n:,} value{'s are' if n != 1 else ' is'} not a number (counted as neither a value nor missing)",
+        )
     if (skew := stats.get("skewness")) is not None and abs(skew) >= 2:
         say("skewed", f"Skewed (skewness {skew:.1f})")
     if stats.get("zeros_pct", 0) >= 10:

@@ -7,10 +7,12 @@ name these by dotted path, so the data libraries they load (polars, NumPy, matpl
 live in worker processes only.
 """
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from reports.engine.problems import InputProblem
 from reports.engine.progress import Progress, scaled
 from reports.work import charts, demo_shop, exports, numbers, profiling, sales, sales_query
 from reports.work.sales_query import subtitle as sales_subtitle
@@ -53,9 +55,17 @@ def sales_table(summary: sales_query.SalesSummary) -> tuple[list[str], list[list
 
 def run_sales_summary(params: dict, progress: Progress, files: "JobFiles") -> dict:
     query = sales_query.SalesQuery.from_params(params)
+    last_day = demo_shop.last_day()
+    first, _ = sales_query.day_range(last_day)
+    if query.date_to < first or query.date_from > last_day:
+        # Its calendar moves forward a year at New Year: a Run again of an older job can fall out.
+        raise InputProblem(
+            f"The demo data now covers {first:%-d %b %Y} to {last_day:%-d %b %Y}, and these dates are no longer in it: "
+            "pick dates in that range, or a period such as the last 30 days."
+        )
     progress(1, "Preparing the demo order data (generated on first use)")
     path = sales.demo_data_path(settings.OFFLOAD_DEMO_DATA_DIR, settings.OFFLOAD_DEMO_ORDERS)
-    summary = sales.summarise(sales.load_orders(path, demo_shop.last_day()), query, scaled(progress, 10, 45))
+    summary = sales.summarise(sales.load_orders(path, last_day), query, scaled(progress, 10, 45))
     group_label, metric_label = sales_query.GROUP_BY[query.group_by], sales_query.METRICS[query.metric]
     progress(50, "Drawing the chart")
     chart = charts.bar_chart_svg(
@@ -117,9 +127,11 @@ def profile_rows(columns: list[dict]) -> list[list]:
 
 def run_csv_profile(params: dict, progress: Progress, files: "JobFiles") -> dict:
     with files.input() as path:
+        # The rows' hashes spill beside the input's local copy: a disk that has room for the file.
         result = profiling.profile_file(
-            path, params.get("separator", ","), scaled(progress, 0, 85), max_columns=params.get("max_columns")
-        )
+            path, params.get("separator", ","), scaled(progress, 0, 85),
+            max_columns=params.get("max_columns"), scratch=Path(path).parent,
+        )  # fmt: skip
     subtitle = f"{params.get('source_name', 'upload')}: {result['rows']:,} rows, {len(result['columns'])} columns"
     save_table_downloads(
         files,

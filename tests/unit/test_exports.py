@@ -93,3 +93,12 @@ def test_making_a_pdf_fetches_nothing_from_outside(monkeypatch):
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
     assert all(item in text for item in hostile)
     assert b"/URI" not in content  # no link annotations either
+
+
+def test_readable_xlsx_shows_numbers_as_the_page_does():
+    content = exports.to_xlsx(["Figure", "Value"], [["price", 9876.5], ["tiny", 5e-05], ["count", 1234]], readable=True)
+    with zipfile.ZipFile(io.BytesIO(content)) as workbook:
+        styles = workbook.read("xl/styles.xml").decode()
+        sheet = workbook.read("xl/worksheets/sheet1.xml").decode()
+    assert 'formatCode="#,##0.0"' in styles and 'formatCode="0.#####E+00"' in styles
+    assert "<v>5E-05</v>" in sheet or "<v>5.0000000000000002E-05</v>" in sheet or "5e-05" in sheet.lower()

@@ -287,8 +287,9 @@ def test_scratch_files_of_the_row_hashes_are_removed(tmp_path):
     scratch.mkdir()
     profiling.profile_file(write(tmp_path, people_csv(30)), ",", scratch=scratch)
     assert list(scratch.iterdir()) == []
-    with pytest.raises(csv_sample.CsvProblem):
-        profiling.profile_file(write(tmp_path, b"a,b\n1,2\n1,2,3\n", "bad.csv"), ",", scratch=scratch)
+    ragged_later = csv_bytes(["a", "b"], [[i, i] for i in range(500)]) + b"1,2,3\n"  # past the first batch
+    with pytest.raises(csv_sample.CsvProblem, match="more fields"):
+        profiling.profile_file(write(tmp_path, ragged_later, "bad.csv"), ",", scratch=scratch, batch_rows=100)
     assert list(scratch.iterdir()) == []
 
 
@@ -309,3 +310,36 @@ def test_a_file_wider_than_the_limit_is_refused_by_the_worker_too(tmp_path):
     content = csv_bytes([f"c{i}" for i in range(30)], [list(range(30))])
     with pytest.raises(csv_sample.CsvProblem, match="30 columns; a profile takes up to 20"):
         profile_of(tmp_path, content, max_columns=20)
+
+
+def test_nan_counts_as_missing_and_leaves_the_other_figures_alone(tmp_path):
+    rows = [[1.5], [2.5], ["NaN"], [4.0]]
+    ratio = column(profile_of(tmp_path, csv_bytes(["ratio"], rows)), "ratio")
+    assert (ratio["count"], ratio["missing"]) == (3, 1)
+    assert ratio["mean"] == pytest.approx(8 / 3) and ratio["max"] == 4.0 and ratio["median"] == 2.5
+
+
+def test_late_surprises_in_a_column_are_read_not_fatal(tmp_path):
+    rows = [[f"2025-01-{1 + i % 28:02d}", i, f"12:{i % 60:02d}:00", i] for i in range(300)]
+    rows += [["soon", "1.5", "13:00:00", "-inf"], ["2025-02-01", "n/a", "14:00:00", 3]]
+    result = profile_of(tmp_path, csv_bytes(["day", "n", "at", "x"], rows))
+    assert column(result, "day")["type"] == "category"  # a non-date below the probe's rows: text, 29 values
+    n = column(result, "n")  # whole numbers, then a decimal, then a word
+    assert (n["type"], n["count"], n["not_numbers"], n["max"]) == ("decimal", 301, 1, 299)
+    at = column(result, "at")
+    assert (at["type"], at["earliest"], at["latest"]) == ("time", "12:00:00", "14:00:00")
+    x = column(result, "x")
+    assert x["infinite"] == 1 and x["p25"] is not None and x["iqr"] is not None
+
+
+def test_numbers_with_separators_that_turn_decimal_further_down_are_all_numbers(tmp_path):
+    rows = [[f"{1000 + i:,}"] for i in range(300)] + [["1,234.5"]]
+    amount = column(profile_of(tmp_path, csv_bytes(["amount"], rows), batch_rows=100), "amount")
+    assert (amount["type"], amount["count"], amount.get("not_numbers")) == ("decimal", 301, 0)
+    whole = column(profile_of(tmp_path, csv_bytes(["amount"], rows[:300]), batch_rows=100), "amount")
+    assert whole["type"] == "integer"
+
+
+def test_rows_that_differ_as_written_are_not_duplicates(tmp_path):
+    rows = [[7, "n/a"], [7, "unknown"], [8, "1,000"], [8, "1000"]] + [[i, str(i)] for i in range(100)]
+    assert profile_of(tmp_path, csv_bytes(["a", "b"], rows))["duplicate_rows"] == 0

@@ -87,6 +87,8 @@ def test_one_address_spraying_passwords_over_many_names_is_paused(client, user, 
     paused = client.post(reverse("login"), {"username": "ada", "password": "correct horse battery"})
     assert paused.status_code == 429 and "from your address" in paused.content.decode()
     assert "paused for 15 minutes" in paused.content.decode() and "_auth_user_id" not in client.session
+    admin = client.post("/admin/login/", {"username": "ada", "password": "correct horse battery"})
+    assert admin.status_code == 429  # the admin's sign-in page too
     elsewhere = Client(REMOTE_ADDR="203.0.113.9")  # another address signs in as before
     assert elsewhere.post(reverse("login"), {"username": "ada", "password": "correct horse battery"}).status_code == 302
 

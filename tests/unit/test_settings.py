@@ -147,7 +147,7 @@ def test_the_web_process_never_loads_the_data_libraries_the_workers_use():
     assert worker >= set(WORKER_LIBRARIES)
 
 
-def test_debug_is_off_unless_asked_for_and_make_run_asks():
+def test_debug_is_off_unless_asked_for_and_make_run_asks(tmp_path):
     clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG",)}
     script = "from django.conf import settings; print(settings.DEBUG)"
     for env, expected in (({"SECRET_KEY": "x" * 50}, "False"), ({"DEBUG": "True"}, "True")):
@@ -156,9 +156,14 @@ def test_debug_is_off_unless_asked_for_and_make_run_asks():
         assert result.stdout.strip() == expected, result.stderr
     from project.launcher import development_defaults
 
+    nothing, says_off = tmp_path / "none.env", tmp_path / "off.env"
+    says_off.write_text("SECRET_KEY=x\nDEBUG=False\n")
     environment = {}
-    development_defaults(environment)
-    assert environment["DEBUG"] == "True"
+    development_defaults(environment, nothing)
+    assert environment["DEBUG"] == "True"  # make run turns it on...
+    environment = {}
+    development_defaults(environment, says_off)
+    assert "DEBUG" not in environment  # ...unless .env decides (the settings read it)
     environment = {"DEBUG": "False"}
-    development_defaults(environment)
-    assert environment["DEBUG"] == "False"
+    development_defaults(environment, nothing)
+    assert environment["DEBUG"] == "False"  # ...or the environment does

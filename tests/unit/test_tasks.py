@@ -50,6 +50,16 @@ def test_sales_summary_succeeds_with_table_chart_and_downloads(user):
     assert job.artifacts.get(name="chart.svg").file.read().lstrip().startswith(b"<?xml")
 
 
+def test_dates_the_moving_demo_calendar_has_left_behind_fail_with_a_sentence(user, settings):
+    settings.OFFLOAD_DEMO_LAST_DAY = "2027-03-31"  # after New Year 2027 the data starts on 1 Jan 2026
+    job = sales_job(user)  # 2025: a Run again of a job from the year before
+    assert run_report(str(job.pk)) == "failed"
+    job.refresh_from_db()
+    assert "now covers 1 Jan 2026 to 31 Mar 2027, and these dates are no longer in it" in job.error_message
+    relative = sales_job(user, date_from="2027-02-01", date_to="2027-02-28", period="last_month")
+    assert run_report(str(relative.pk)) == "succeeded"
+
+
 @pytest.mark.parametrize("notify_by_email, queries", [(False, 4), (True, 5)])
 def test_the_machinery_around_a_report_costs_four_queries_and_a_fifth_when_an_email_is_asked_for(
     user, monkeypatch, django_assert_num_queries, django_capture_on_commit_callbacks, notify_by_email, queries
