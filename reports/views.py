@@ -93,6 +93,9 @@ def report_form(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         # new job's first poll, a second later, or its stream at once, carries both. It keeps two
         # queries off every click, which the busiest moments have most of.
         context = {**job_context(job, jobs_ahead=0, streams=streams_available(request)), "waiting_notices": []}
+        # The button just pressed is disabled for the request (and so loses the keyboard's focus):
+        # the new job's heading takes it.
+        context["started_here"] = True
         response = render(request, "reports/job_detail.html#job-live", with_notices(request.user, context))
         return push_url(response, job.get_absolute_url())
     return see_other(job.get_absolute_url())

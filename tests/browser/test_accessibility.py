@@ -194,6 +194,18 @@ def test_with_the_keyboard_alone_a_report_is_started_followed_and_run_again(
     assert Job.objects.filter(owner=user).count() == 2
 
 
+def test_after_generate_the_keyboard_is_on_the_new_job_not_lost(checked, live_server, user, empty_broker):
+    page, check, found = checked
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/reports/sales-summary/")
+    page.get_by_role("button", name="Generate report").focus()
+    page.keyboard.press("Enter")  # no worker here: the job stays queued
+    expect(page.get_by_role("progressbar")).to_be_visible()
+    expect(page.locator(".job__summary")).to_be_focused()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('.job') !== null")  # the job's own controls come next
+
+
 def test_the_progress_bar_reads_at_200_percent_zoom_and_in_forced_colours(browser, live_server, user):
     # 200 % zoom is a viewport half as wide in CSS pixels; forced colours is Windows' high contrast.
     context = browser.new_context(viewport={"width": 640, "height": 450}, device_scale_factor=2, forced_colors="active")

@@ -416,3 +416,11 @@ def test_every_described_field_points_at_help_text_that_is_there(owner_client, u
     for ids in described:
         for element_id in ids.split():
             assert f'id="{element_id}"' in page, (url, element_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_to_generate_puts_the_keyboard_on_the_new_job(owner_client, user):
+    content = owner_client.post("/reports/sales-summary/", SALES_FORM, **HTMX).content.decode()
+    assert re.search(r'<h2 class="job__summary" tabindex="-1" autofocus>', content)
+    poll = owner_client.get(reverse("job_status", args=[Job.objects.get(owner=user).pk]), **HTMX).content.decode()
+    assert "autofocus" not in poll  # only the answer to the click: a poll leaves the focus where it is
