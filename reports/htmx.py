@@ -76,8 +76,13 @@ def head() -> str:
     else:
         files = vendored()["files"]
         paths = [(files[name]["path"], files[name]["integrity"]) for name in ("htmx", "sse")]
+    # htmx 4 starts itself on a timer when its script runs after the page has been parsed (a
+    # deferred script), which can come before a deferred extension has registered: a page would
+    # then open no stream at all, now and then. Parser-blocking scripts make it wait for
+    # DOMContentLoaded, by which time the extension has registered. htmx 2 always waits for it.
+    defer = " defer" if version() == 2 else ""
     scripts = format_html_join(
-        "", '<script src="{}"{} defer></script>', ((static(path), integrity_attribute(sri)) for path, sri in paths)
+        "", '<script src="{}"{}{}></script>', ((static(path), integrity_attribute(sri), defer) for path, sri in paths)
     )
     return config + scripts
 

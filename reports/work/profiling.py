@@ -529,8 +529,6 @@ def finish_column(column: Column, sample: pl.DataFrame, whole: bool, rows: int) 
     if kind == "decimal" and column.written_as and not column.fractional:
         kind = "integer"
     values = sample[column.name].drop_nulls() if column.name in sample.columns else pl.Series([])
-    if column.written_as and values.dtype == pl.String:
-        values = values.str.strip_chars().str.replace_all(",", "").cast(column.dtype, strict=False).drop_nulls()
     stats = {
         "name": column.name,
         "type": kind,

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from reports.engine import jobs
 from reports.models import Job
 from tests.browser.axe import described, violations
+from tests.fault_injection import FAULT
 from tests.support import SALES_PARAMS, csv_bytes, jpeg_bytes, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -204,6 +205,49 @@ def test_after_generate_the_keyboard_is_on_the_new_job_not_lost(checked, live_se
     expect(page.locator(".job__summary")).to_be_focused()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('.job') !== null")  # the job's own controls come next
+
+
+def focus_survives_updates(page, button, bar) -> None:
+    """Put the keyboard on `button`, let the live updates replace it (the bar moves twice), and
+    find the keyboard on the new button: the old element is gone, the focus is not."""
+    expect(button).to_be_visible()
+    button.focus()
+    page.evaluate("window.focusedBefore = document.activeElement")
+    seen = {bar.get_attribute("aria-valuenow")}
+    for _ in range(300):
+        if len(seen) >= 3:
+            break
+        page.wait_for_timeout(100)
+        seen.add(bar.get_attribute("aria-valuenow"))
+    assert len(seen) >= 3, f"the bar never moved twice: {seen}"
+    assert page.evaluate("document.activeElement !== window.focusedBefore")  # replaced by an update
+    expect(button).to_be_focused()
+
+
+@pytest.mark.parametrize("server", ["live_server", "asgi_server"])  # polled (WSGI), pushed (ASGI)
+def test_the_keyboard_stays_on_cancel_through_live_updates_and_lands_on_the_result(
+    request, page, server, user, celery_worker_process
+):
+    server = request.getfixturevalue(server)
+    sign_in(page, server)
+    job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:8"})
+    page.goto(f"{server.url}/jobs/{job.pk}/")
+    expect(page.locator(".job--running")).to_be_visible(timeout=30_000)
+    focus_survives_updates(
+        page, page.locator(f"#job-{job.pk}").get_by_role("button", name="Cancel"), page.get_by_role("progressbar")
+    )
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("This job was cancelled.")).to_be_visible()
+    expect(page.locator(".job__summary")).to_be_focused()
+
+
+def test_the_keyboard_stays_on_a_rows_cancel_in_my_jobs(page, live_server, user, celery_worker_process):
+    sign_in(page, live_server)
+    job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:8"})
+    page.goto(f"{live_server.url}/jobs/")
+    row = page.locator(f"#job-row-{job.pk}")
+    expect(row.locator(".badge--running")).to_be_visible(timeout=30_000)
+    focus_survives_updates(page, row.get_by_role("button", name="Cancel"), row.get_by_role("progressbar"))
 
 
 def test_the_progress_bar_reads_at_200_percent_zoom_and_in_forced_colours(browser, live_server, user):
