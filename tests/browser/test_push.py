@@ -73,8 +73,7 @@ def test_pushes_a_few_milliseconds_apart_are_none_of_them_lost(page, asgi_server
 def test_with_the_stream_blocked_polling_takes_over(page, asgi_server, celery_worker_process, user):
     sign_in(page, asgi_server)
     refused = []
-    # A proxy that refuses event streams. The attempts are counted here, where they are refused:
-    # Chromium does not always report a request aborted this early to the page's request event.
+    # A proxy that refuses event streams; the page must have tried this job's stream.
     page.route("**/events/", lambda route: (refused.append(route.request.url), route.abort()))
     job = jobs.create_job(user, "sales_summary", {**SALES_PARAMS, FAULT: "slow:4"})
     seen = watch(page)
