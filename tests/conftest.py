@@ -161,9 +161,12 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
             process.wait(timeout=10)
 
 
-def start_asgi_server(broker_url: str, log_path: Path, cwd: Path = BASE_DIR, **settings) -> subprocess.Popen:
+def start_asgi_server(
+    broker_url: str, log_path: Path, cwd: Path = BASE_DIR, *, options: tuple[str, ...] = (), **settings
+) -> subprocess.Popen:
     """uvicorn serving project.asgi as `make run` does (DEBUG on: it serves the static files too),
-    on a free port; `server.url` is its address. `settings` become environment variables."""
+    on a free port; `server.url` is its address. `options` go to uvicorn's command line,
+    `settings` become environment variables."""
     from project.embedded_redis import free_port
 
     port = free_port()
@@ -174,7 +177,7 @@ def start_asgi_server(broker_url: str, log_path: Path, cwd: Path = BASE_DIR, **s
     }
     with open(log_path, "a") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", str(port), *options],
             cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     wait_for(lambda: "Uvicorn running" in log_path.read_text() or server.poll() is not None, 60, "uvicorn to start")
