@@ -17,9 +17,14 @@ for_web_requests()
 
 from django.conf import settings  # noqa: E402  (after the app: settings are configured by then)
 
+from reports.body_limit import limit_signed_out_bodies  # noqa: E402
+
 if settings.DEBUG:
     # In development static files come from the apps' folders, as runserver serves them; in
     # production WhiteNoise serves the collected ones.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
     application = ASGIStaticFilesHandler(application)
+
+# Outermost: judged before Django reads a byte of the body.
+application = limit_signed_out_bodies(application)

@@ -67,6 +67,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After auth and htmx, before any view or check reads a body: a signed-out person's large
+    # one is answered with the way to sign in, unread.
+    "reports.body_limit.signed_out_body_limit",
     "csp.middleware.CSPMiddleware",
     "reports.middleware.private_pages",
     # Last, as django-axes asks: it turns a lockout into the locked-out page.
@@ -226,6 +229,9 @@ OFFLOAD_MAX_ACTIVE_JOBS = env.int("OFFLOAD_MAX_ACTIVE_JOBS", default=3)
 # Schedules one person may have, and the shortest time between two runs of one (a crontab).
 OFFLOAD_MAX_SCHEDULES = env.int("OFFLOAD_MAX_SCHEDULES", default=20)
 OFFLOAD_MIN_SCHEDULE_MINUTES = env.int("OFFLOAD_MIN_SCHEDULE_MINUTES", default=15)
+# The largest request body a signed-out person may send (the sign-in form is well under 1 KB):
+# a larger one is answered with the sign-in page before it is read (reports/body_limit.py).
+OFFLOAD_SIGNED_OUT_MAX_BODY_KB = env.int("OFFLOAD_SIGNED_OUT_MAX_BODY_KB", default=64)
 # Let big files reach the form's own size check instead of Django's generic 400 page.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

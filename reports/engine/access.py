@@ -19,13 +19,18 @@ def login_required(view):
     def wrapper(request, *args, **kwargs):
         if request.user.is_authenticated:
             return view(request, *args, **kwargs)
-        if request.htmx:
-            # Come back to the page the person was looking at, not the fragment URL.
-            page = request.htmx.current_url_abs_path or request.get_full_path()
-            return HttpResponseClientRedirect(redirect_to_login(page).url)
-        return redirect_to_login(request.get_full_path())
+        return sign_in_first(request)
 
     return wrapper
+
+
+def sign_in_first(request):
+    """The way to the sign-in page, and back to this page after it."""
+    if getattr(request, "htmx", None):
+        # Come back to the page the person was looking at, not the fragment URL.
+        page = request.htmx.current_url_abs_path or request.get_full_path()
+        return HttpResponseClientRedirect(redirect_to_login(page).url)
+    return redirect_to_login(request.get_full_path())
 
 
 def get_job_for(user, job_id) -> Job:

@@ -222,6 +222,9 @@ def focus_survives_updates(page, button, bar) -> None:
     assert len(seen) >= 3, f"the bar never moved twice: {seen}"
     assert page.evaluate("document.activeElement !== window.focusedBefore")  # replaced by an update
     expect(button).to_be_focused()
+    # htmx 2 wires a swapped-in form up when the swap settles (20 ms later); a person's key
+    # press inside that window would submit it natively. Wait for the settle, as a hand would.
+    page.wait_for_function("!document.querySelector('.htmx-added, .htmx-settling')")
 
 
 @pytest.mark.parametrize("server", ["live_server", "asgi_server"])  # polled (WSGI), pushed (ASGI)

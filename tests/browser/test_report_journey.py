@@ -3,6 +3,7 @@
 import csv
 
 import pytest
+from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
 from reports.models import Job
@@ -81,3 +82,21 @@ def test_with_javascript_off_the_form_posts_and_the_job_page_refreshes_itself(
         expect(page.get_by_role("heading", name="population")).to_be_visible()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-javascript"])
+def test_a_large_upload_after_the_session_ended_lands_on_sign_in(browser, asgi_server, user, tmp_path, javascript):
+    """The server answers before reading the 20 MB (reports/body_limit.py): the browser still
+    shows the sign-in page, not a broken connection, and it leads back to the form."""
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    sign_in(page, asgi_server)
+    page.goto(f"{asgi_server.url}/reports/csv-profile/")
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"a,b\n" + b"1,2\n" * 5_000_000)
+    Session.objects.all().delete()  # signed out elsewhere, or the session expired
+    page.set_input_files("input[type=file]", str(big))
+    page.get_by_role("button", name="Generate report").click()
+    expect(page).to_have_url(f"{asgi_server.url}/accounts/login/?next=/reports/csv-profile/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    context.close()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -91,6 +92,27 @@ def test_one_address_spraying_passwords_over_many_names_is_paused(client, user, 
     assert admin.status_code == 429  # the admin's sign-in page too
     elsewhere = Client(REMOTE_ADDR="203.0.113.9")  # another address signs in as before
     assert elsewhere.post(reverse("login"), {"username": "ada", "password": "correct horse battery"}).status_code == 302
+
+
+def big_upload() -> dict:
+    return {"file": SimpleUploadedFile("big.csv", b"a,b\n" + b"1,2\n" * 50_000)}  # 200 KB: over 64 KB
+
+
+def test_a_signed_out_upload_is_sent_to_sign_in_before_its_body_is_read(db):
+    csrf_checked = Client(enforce_csrf_checks=True)  # the check that would read the body for its token
+    response = csrf_checked.post("/reports/csv-profile/", big_upload())
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=/reports/csv-profile/"
+    assert not response.wsgi_request._read_started
+    fragment = csrf_checked.post("/reports/csv-profile/", big_upload(), headers={"HX-Request": "true",
+                                 "HX-Current-URL": "http://testserver/reports/csv-profile/"})  # fmt: skip
+    assert fragment.status_code == 200 and fragment["HX-Redirect"] == "/accounts/login/?next=/reports/csv-profile/"
+    small = csrf_checked.post(reverse("login"), {"username": "ada", "password": "wrong"})
+    assert small.status_code == 403  # a small body goes on to the checks as before (here: no CSRF token)
+
+
+def test_a_signed_in_persons_large_upload_is_read(owner_client):
+    response = owner_client.post("/reports/csv-profile/", big_upload())
+    assert response.status_code in (302, 303) and "/jobs/" in response["Location"]
 
 
 def test_there_is_no_password_reset_by_email(client):
