@@ -216,10 +216,12 @@ class Column:
         """This column's statistics of one batch. `finite_only`: its moments over the finite
         values only (asked again for a batch that holds an infinity, which makes every moment inf)."""
         column, tag = pl.col(self.name), self.tag
-        values = column.cast(pl.Float64)
+        values = self.numbers
         if finite_only:
             values = values.filter(values.is_finite())
-        deviation = values - values.mean()
+            deviation = values - values.mean()
+        else:
+            deviation = pl.col(self.deviation_name)  # see `deviation`
         squared = deviation * deviation
         moments = [
             values.count().alias(f"{tag}finite"),
@@ -242,8 +244,8 @@ class Column:
             if self.written_as and not self.fractional:
                 finite = values.filter(values.is_finite())
                 expressions.append((finite != finite.floor()).any().alias(f"{tag}fraction"))
-            if not (self.rises and self.falls):  # monotonic until it has gone both up and down
-                steps = column.drop_nulls().diff()
+            if self.tracks_order:
+                steps = pl.col(self.steps_name)  # see `steps`
                 expressions += [
                     # No step down (or up) inside the batch, nor from the last batch's last value.
                     (steps < 0).any().alias(f"{tag}down"),
@@ -264,6 +266,38 @@ class Column:
                 length.sum().alias(f"{tag}lsum"),
             ]
         return expressions
+
+    @property
+    def numbers(self) -> pl.Expr:
+        """Its values as numbers to add up: integers and floats as they are (a cast costs as
+        much as a moment), anything else as floats."""
+        column = pl.col(self.name)
+        return column if self.dtype.is_integer() or self.dtype.is_float() else column.cast(pl.Float64)
+
+    @property
+    def tracks_order(self) -> bool:
+        """Monotonic until it has gone both up and down."""
+        return self.numeric and not (self.rises and self.falls)
+
+    @property
+    def deviation_name(self) -> str:
+        return f"{self.tag}deviation"
+
+    @property
+    def steps_name(self) -> str:
+        return f"{self.tag}steps"
+
+    def measured(self) -> list[pl.Expr]:
+        """Columns of its own the batch's statistics share, each worked out once: written into
+        each expression that uses it, polars worked it out again for each (the deviation with
+        its mean for every power; an integer column's moments took three times a float's)."""
+        if not self.numeric:
+            return []
+        values = self.numbers
+        shared = [(values - values.mean()).alias(self.deviation_name)]
+        if self.tracks_order:  # each step from the value before, over missing ones
+            shared.append(pl.col(self.name).forward_fill().diff().alias(self.steps_name))
+        return shared
 
     def add_stats(self, row: dict) -> None:
         tag = self.tag
@@ -345,10 +379,11 @@ class Reading:
             batch = batch.with_columns(converted(column).alias(column.name) for column, _ in failures)
         expressions = [expression for column in self.columns for expression in column.stat_expressions()]
         lazy = batch.lazy()
+        measured = batch.with_columns(expression for column in self.columns for expression in column.measured()).lazy()
         # A column's values are counted exactly, or (once there are too many) sketched: never both.
         counted = [column for column in self.columns if column.counting]
         sketched = [column for column in self.columns if not column.counting]
-        plans = [lazy.select(expressions)]
+        plans = [measured.select(expressions)]
         plans += [column.counts_plan(lazy) for column in counted]
         plans += [column.distinct_plan(lazy) for column in sketched]
         stats, *results = pl.collect_all(plans)

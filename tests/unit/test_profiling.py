@@ -306,6 +306,15 @@ def test_monotonic_and_infinite_values_are_judged_across_batches(tmp_path):
     assert ratio["infinite"] == 1 and ratio["mean"] == pytest.approx(np.mean([i / 2 for i in range(100) if i != 3]))
 
 
+def test_order_is_judged_over_missing_values(tmp_path):
+    rising = [1, "", 2, "", "", 5, 8, "", 9]
+    fall_behind_a_gap = [1, 4, "", 3, 5, 6, "", 7, 8]  # 4, (missing), 3: a step down
+    result = profile_of(tmp_path, csv_bytes(["rising", "gap"], list(zip(rising, fall_behind_a_gap, strict=True))),
+                        batch_rows=4)  # fmt: skip
+    assert column(result, "rising")["monotonic"] == "increasing"
+    assert column(result, "gap")["monotonic"] == ""
+
+
 def test_a_file_wider_than_the_limit_is_refused_by_the_worker_too(tmp_path):
     content = csv_bytes([f"c{i}" for i in range(30)], [list(range(30))])
     with pytest.raises(csv_sample.CsvProblem, match="30 columns; a profile takes up to 20"):
