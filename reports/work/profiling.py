@@ -23,6 +23,7 @@ from reports.work.sketches import (
     RowHashes,
     RowSample,
     quantile_error,
+    unused_prefix,
 )
 
 BATCH_ROWS = 250_000
@@ -190,6 +191,7 @@ class Column:
     counts: pl.DataFrame | None = None  # value -> count, while it has at most EXACT_VALUES values
     counting: bool = True
     distinct: Distinct = field(default_factory=Distinct)
+    scratch: str = "__profile_"  # what the names of its columns of our own start with (see `measured`)
 
     @property
     def tally(self) -> str:
@@ -281,11 +283,11 @@ class Column:
 
     @property
     def deviation_name(self) -> str:
-        return f"{self.tag}deviation"
+        return f"{self.scratch}{self.index}_deviation"
 
     @property
     def steps_name(self) -> str:
-        return f"{self.tag}steps"
+        return f"{self.scratch}{self.index}_steps"
 
     def measured(self) -> list[pl.Expr]:
         """Columns of its own the batch's statistics share, each worked out once: written into
@@ -505,8 +507,9 @@ def read_and_profile(
 
 def first_columns(batch: pl.DataFrame) -> list[Column]:
     columns = []
+    scratch = unused_prefix(batch.columns)
     for index, (name, dtype) in enumerate(batch.schema.items()):
-        column = Column(name, index, dtype)
+        column = Column(name, index, dtype, scratch=scratch)
         if dtype == pl.String and (found := numbers_written_as_text(batch[name])):
             column.written_as, column.dtype = found
         columns.append(column)

@@ -118,8 +118,6 @@ class RowSample:
         candidates have gathered, so a long file costs about size·ln(rows/size) rows of work. Its rows
     are in no particular order."""
 
-    KEY = "__sample_key"
-
     def __init__(self, size: int, seed: int = 7):
         self.size = size
         self.rng = np.random.default_rng(seed)
@@ -128,15 +126,17 @@ class RowSample:
         self.waiting_rows = 0
         self.threshold = 1.0
         self.seen = 0
+        self.key = ""  # its column of random keys, named like none of the file's
 
     def add(self, batch: pl.DataFrame) -> None:
         self.seen += batch.height
+        self.key = self.key or unused_prefix(batch.columns) + "key"
         keys = self.rng.random(batch.height)
         chosen = batch
         if self.threshold < 1.0:  # only the rows that can make the sample get a key column
             wanted = keys < self.threshold
             chosen, keys = batch.filter(pl.Series(wanted)), keys[wanted]
-        chosen = chosen.with_columns(pl.Series(self.KEY, keys))
+        chosen = chosen.with_columns(pl.Series(self.key, keys))
         if chosen.height:
             # A few rows picked from a batch would keep the whole batch's text in memory; many
             # rows (early in a file) cost little more than the batch, and copying them would.
@@ -155,7 +155,7 @@ class RowSample:
         if merged.height > self.size:
             # The rows of the `size` smallest keys, in the order they came (half the time of
             # polars' bottom_k, which sorts them by key).
-            keys = merged[self.KEY].to_numpy()
+            keys = merged[self.key].to_numpy()
             smallest = np.sort(np.argpartition(keys, self.size - 1)[: self.size])
             merged = compact(merged[pl.Series(smallest)])
             self.threshold = float(keys[smallest].max())
@@ -163,11 +163,19 @@ class RowSample:
 
     def rows(self) -> pl.DataFrame:
         self.trim()
-        return self.kept.drop(self.KEY) if self.kept is not None else pl.DataFrame()
+        return self.kept.drop(self.key) if self.kept is not None else pl.DataFrame()
 
     @property
     def is_whole(self) -> bool:
         return self.seen <= self.size
+
+
+def unused_prefix(names: list[str]) -> str:
+    """A prefix no name in `names` starts with, for columns of our own beside a file's."""
+    prefix = "__profile_"
+    while any(name.startswith(prefix) for name in names):
+        prefix = "_" + prefix
+    return prefix
 
 
 def compact(frame: pl.DataFrame) -> pl.DataFrame:

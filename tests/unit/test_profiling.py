@@ -315,6 +315,17 @@ def test_order_is_judged_over_missing_values(tmp_path):
     assert column(result, "gap")["monotonic"] == ""
 
 
+def test_columns_named_like_the_profilers_own_are_profiled_as_theirs(tmp_path):
+    names = ["__profile_0_deviation", "__profile_key", "c0_nulls"]
+    rows = [[i, 10 * i, "x" if i % 2 else "y"] for i in range(1, 2_001)]
+    result = profiling.profile_file(write(tmp_path, csv_bytes(names, rows), "own.csv"), ",", batch_rows=500,
+                                    sample_rows=1_000)  # fmt: skip
+    assert [c["name"] for c in result["columns"]] == names
+    assert column(result, "__profile_0_deviation")["mean"] == pytest.approx(1000.5)
+    assert column(result, "__profile_key")["max"] == 20_000 and column(result, "__profile_key")["median"] > 1_000
+    assert column(result, "c0_nulls")["distinct"] == 2
+
+
 def test_a_file_wider_than_the_limit_is_refused_by_the_worker_too(tmp_path):
     content = csv_bytes([f"c{i}" for i in range(30)], [list(range(30))])
     with pytest.raises(csv_sample.CsvProblem, match="30 columns; a profile takes up to 20"):
