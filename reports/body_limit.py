@@ -9,7 +9,7 @@ Two halves, because the two servers read bodies at different times:
 - under ASGI (uvicorn) Django reads the whole body before any middleware runs, so
   `limit_signed_out_bodies` wraps the application and hands Django an empty body instead,
   marked in the scope, for the middleware to answer the same way.
-A proxy in front should still cap bodies at the upload limit (README, "Deploying").
+A proxy in front should still cap bodies at the upload limit (README, "Production and scale-out").
 """
 
 from importlib import import_module
