@@ -5,9 +5,9 @@ import os
 # polars allocates with jemalloc, and by default keeps the pages it frees resident for about a
 # second in case they are wanted again (dirty_decay_ms:500, muzzy_decay_ms:1000), so a worker's
 # peak on a big CSV grows by much of what it freed along the way. A tenth of a second keeps the
-# peak near what handing pages back at once gives (824 vs 807 MiB on a 5 GB file; 980 with the
-# default on 386 MB) at a fraction of its cost (at once, the profile took 1.6 times as long):
-# `make bench`, 5 and 13; polars issues #18088, #23128 discuss the trade. polars reads this when
+# peak near what handing pages back at once gives (a 5 GB file's rise 825 vs 807 MiB) at a
+# fraction of its cost (at once, a 1M-row profile takes 1.16 s instead of 0.84): `make bench`,
+# 5 and 13; polars issues #18088, #23128 discuss the trade. polars reads this when
 # it is imported and appends it to its own defaults, so it is set here, before anything imports
 # polars; an operator's own setting wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
