@@ -12,9 +12,15 @@ Two halves, because the two servers read bodies at different times:
 A proxy in front should still cap bodies at the upload limit (README, "Production and scale-out").
 """
 
+import asyncio
 from importlib import import_module
+from types import SimpleNamespace
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user
+from django.db import DatabaseError, connections
+from django.http import HttpResponse
 from django.http.cookie import parse_cookie
 
 from reports.engine.access import sign_in_first
@@ -38,24 +44,39 @@ def signed_out_body_limit(get_response):
     """The middleware: after AuthenticationMiddleware, before any view or check reads the body."""
 
     def middleware(request):
-        scope = getattr(request, "scope", {})
-        too_large = scope.get(REFUSED) or (declared_length(request.META.get("CONTENT_LENGTH")) or 0) > limit()
+        refused = getattr(request, "scope", {}).get(REFUSED)
+        too_large = refused or (declared_length(request.META.get("CONTENT_LENGTH")) or 0) > limit()
         if too_large and not request.user.is_authenticated:
             return sign_in_first(request)
+        if refused:  # signed in by the time Django looked (a sign-in racing the upload): its body is gone
+            return HttpResponse(
+                "The upload was cut short. Please send it again.", status=413, content_type="text/plain"
+            )
         return get_response(request)
 
     return middleware
 
 
 async def signed_in(scope) -> bool:
-    """Whether the request's session cookie names a signed-in session (who it is, and whether
-    they may do what they ask, the view decides as always)."""
-    headers = dict(scope.get("headers") or [])
-    key = parse_cookie(headers.get(b"cookie", b"").decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
-    if not key:
-        return False
-    session = import_module(settings.SESSION_ENGINE).SessionStore(key)
-    return await session.aget("_auth_user_id") is not None
+    """Whether the request's session is a signed-in person's, judged as Django will judge it
+    (whether they may do what they ask, the view decides as always)."""
+    cookies = "; ".join(value.decode("latin-1") for name, value in scope.get("headers") or [] if name == b"cookie")
+    key = parse_cookie(cookies).get(settings.SESSION_COOKIE_NAME)
+    return bool(key) and await session_signed_in(key)
+
+
+@sync_to_async(thread_sensitive=False)
+def session_signed_in(key: str) -> bool:
+    """Django's own verdict (an inactive or deleted user, a session from before a password
+    change: signed out), on a thread of its own outside any request, whose database connection
+    is therefore closed here: nothing else would ever close it."""
+    try:
+        stand_in = SimpleNamespace(session=import_module(settings.SESSION_ENGINE).SessionStore(key))
+        return get_user(stand_in).is_authenticated
+    except DatabaseError:
+        return True  # no verdict: Django reads the body and the view judges, as without this check
+    finally:
+        connections.close_all()
 
 
 def limit_signed_out_bodies(app):
@@ -64,7 +85,7 @@ def limit_signed_out_bodies(app):
     counted as it comes and cut at the limit."""
 
     async def guarded(scope, receive, send):
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             return await app(scope, receive, send)
         scope = dict(scope)  # ASGI asks middleware to mark a copy, never the server's own
         length = declared_length(dict(scope.get("headers") or []).get(b"content-length"))
@@ -80,17 +101,17 @@ def limit_signed_out_bodies(app):
 
 class Counted:
     """The request's `receive`, cut short once the scope is refused: Django gets the end of an
-    empty body, and afterwards (it listens for the client leaving while it answers) the rest of
-    the body is dropped as it arrives, never stored, until the client disconnects."""
+    empty body, and afterwards, while it listens for the client leaving as it answers, nothing
+    more: asking the server for more would read the rest of the body (and answer a client's
+    `Expect: 100-continue` with an invitation to send it). Django stops listening once its answer
+    is sent."""
 
     def __init__(self, scope, receive):
         self.scope, self.receive, self.read, self.ended, self.allowed = scope, receive, 0, False, False
 
     async def __call__(self):
         if self.ended:
-            while (message := await self.receive())["type"] != "http.disconnect":
-                pass
-            return message
+            await asyncio.Event().wait()  # cancelled by Django when its answer has gone
         if not self.scope.get(REFUSED):
             message = await self.receive()
             self.read += len(message.get("body", b""))

@@ -223,7 +223,7 @@ class Column:
             values = values.filter(values.is_finite())
             deviation = values - values.mean()
         else:
-            deviation = pl.col(self.deviation_name)  # see `deviation`
+            deviation = pl.col(self.deviation_name)  # see `measured`
         squared = deviation * deviation
         moments = [
             values.count().alias(f"{tag}finite"),
@@ -247,7 +247,7 @@ class Column:
                 finite = values.filter(values.is_finite())
                 expressions.append((finite != finite.floor()).any().alias(f"{tag}fraction"))
             if self.tracks_order:
-                steps = pl.col(self.steps_name)  # see `steps`
+                steps = pl.col(self.steps_name)  # see `measured`
                 expressions += [
                     # No step down (or up) inside the batch, nor from the last batch's last value.
                     (steps < 0).any().alias(f"{tag}down"),

@@ -15,11 +15,11 @@ FORM = "/reports/csv-profile/"
 SIGN_IN = f"/accounts/login/?next={FORM}"
 
 
-def answer_to_a_partial_post(server, headers: list[str], body_start: bytes) -> tuple[str, dict]:
-    """Send a POST's headers and the start of its body, and read the answer's status line and headers."""
+def answer_to_a_partial_post(server, headers: list[str], body_start: bytes, method="POST") -> tuple[str, dict]:
+    """Send a request's headers and the start of its body, and read the answer's status line and headers."""
     address = urlsplit(server.url)
     with socket.create_connection((address.hostname, address.port), timeout=20) as connection:
-        head = [f"POST {FORM} HTTP/1.1", f"Host: {address.netloc}", *headers, "", ""]
+        head = [f"{method} {FORM} HTTP/1.1", f"Host: {address.netloc}", *headers, "", ""]
         connection.sendall("\r\n".join(head).encode() + body_start)
         received = b""
         while b"\r\n\r\n" not in received:
@@ -51,6 +51,25 @@ def test_a_made_up_session_cookie_counts_as_signed_out(asgi_server):
     status, headers = answer_to_a_partial_post(
         asgi_server, ["Cookie: sessionid=abcdefghijklmnopqrstuvwxyz012345", f"Content-Length: {10**9}"], b"x" * 1000
     )
+    assert status.startswith("HTTP/1.1 302") and headers["location"] == SIGN_IN
+
+
+def test_a_get_with_a_large_body_is_answered_unread_too(asgi_server):
+    status, headers = answer_to_a_partial_post(asgi_server, [f"Content-Length: {10**9}"], b"x" * 1000, method="GET")
+    assert status.startswith("HTTP/1.1 302") and headers["location"] == SIGN_IN
+
+
+def test_a_client_that_asks_before_sending_is_not_invited_to(asgi_server):
+    status, headers = answer_to_a_partial_post(asgi_server, [f"Content-Length: {10**9}", "Expect: 100-continue"], b"")
+    assert status.startswith("HTTP/1.1 302"), status  # not "100 Continue"
+
+
+def test_the_session_of_a_deactivated_account_counts_as_signed_out(asgi_server, user):
+    client = signed_in_client(asgi_server.url, "ada", "correct horse battery")
+    user.is_active = False
+    user.save()
+    cookie = f"Cookie: sessionid={client.cookies['sessionid']}; csrftoken={client.cookies['csrftoken']}"
+    status, headers = answer_to_a_partial_post(asgi_server, [cookie, f"Content-Length: {10**9}"], b"x" * 1000)
     assert status.startswith("HTTP/1.1 302") and headers["location"] == SIGN_IN
 
 
