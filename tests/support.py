@@ -122,12 +122,17 @@ def signed_in_client(base_url: str, username: str, password: str):
     import httpx
 
     client = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
-    page = client.get("/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = client.post("/accounts/login/", data={"username": username, "password": password,
-                                                     "csrfmiddlewaretoken": token})  # fmt: skip
+    response = post_sign_in(client, username, password)
     assert response.status_code == 302, response.text[:500]
     return client
+
+
+def post_sign_in(client, username: str, password: str):
+    """One try at the real sign-in form with an httpx client: the form's token, then the post."""
+    page = client.get("/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return client.post("/accounts/login/", data={"username": username, "password": password,
+                                                 "csrfmiddlewaretoken": token})  # fmt: skip
 
 
 def csrf_headers(client) -> dict:

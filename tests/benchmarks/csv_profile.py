@@ -27,8 +27,18 @@ LARGE = "13. CSV larger than memory"
 # Our side runs as a worker does, with polars handing freed memory back within a tenth of a second
 # (project/__init__.py); for comparison, it runs again with polars' default, which keeps freed
 # pages for about a second, and handing them back at once (the project's setting until 2026-12-04).
-JEMALLOC_DEFAULT = {"_RJEM_MALLOC_CONF": ""}
-JEMALLOC_AT_ONCE = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
+ALLOCATOR_VARIANTS = {  # figure label: (polars' allocator setting, note)
+    "with polars' allocator default": (
+        "",
+        "the same profile without the project's setting: polars' jemalloc keeps freed pages resident "
+        "for about a second (dirty_decay_ms:500, muzzy_decay_ms:1000)",
+    ),
+    "handing freed memory back at once": (
+        "dirty_decay_ms:0,muzzy_decay_ms:0",
+        "the same profile with dirty_decay_ms:0, muzzy_decay_ms:0 (the project's setting until "
+        "2026-12-04): the lowest peak, and the slowest",
+    ),
+}
 REGIONS = ["North", "South", "East", "West", "Central"]
 YDATA_PYTHON = ROOT / ".venv-ydata" / "bin" / "python"
 # What ydata-profiling computes in each mode (its documentation and its report, version 4.18).
@@ -126,8 +136,11 @@ def run(smoke: bool = False) -> list[Figure]:
         size_mb = path.stat().st_size / 2**20
         theirs = in_fresh_process(f"{__name__}:pandas_profile", str(path), warm_up=f"{__name__}:warm_up")
         mine = in_fresh_process(f"{__name__}:ours", str(path), warm_up=f"{__name__}:warm_up")
-        kept = in_fresh_process(f"{__name__}:ours", str(path), warm_up=f"{__name__}:warm_up", env=JEMALLOC_DEFAULT)
-        at_once = in_fresh_process(f"{__name__}:ours", str(path), warm_up=f"{__name__}:warm_up", env=JEMALLOC_AT_ONCE)
+        variants = {
+            label: in_fresh_process(f"{__name__}:ours", str(path), warm_up=f"{__name__}:warm_up",
+                                    env={"_RJEM_MALLOC_CONF": setting})
+            for label, (setting, _) in ALLOCATOR_VARIANTS.items()
+        }  # fmt: skip
         # ydata-profiling needs its own environment (`make .venv-ydata`, which `make bench` makes);
         # the smoke run in `make test` does without it.
         modes = {mode: ydata(path, mode) for mode in YDATA_MODES} if YDATA_PYTHON.exists() else {}
@@ -151,19 +164,13 @@ def run(smoke: bool = False) -> list[Figure]:
         Figure(NAME, "peak memory vs pandas describe()", mine["peak_mib"], theirs["peak_mib"], "MiB",
                goal="< 1× (less)", note="ours as a worker runs it: polars hands freed memory back within a "
                "tenth of a second (_RJEM_MALLOC_CONF, set in project/__init__.py)").check(lambda r: r < 1),
-        Figure(NAME, "time, with polars' allocator default", kept["seconds"], theirs["seconds"], "s",
-               ratio_as="baseline/ours", goal="report",
-               note="the same profile without the project's setting: polars' jemalloc keeps freed pages "
-                    "resident for about a second (dirty_decay_ms:500, muzzy_decay_ms:1000)"),
-        Figure(NAME, "peak memory, with polars' allocator default", kept["peak_mib"], theirs["peak_mib"],
-               "MiB", goal="report"),
-        Figure(NAME, "time, handing freed memory back at once", at_once["seconds"], theirs["seconds"], "s",
-               ratio_as="baseline/ours", goal="report",
-               note="the same profile with dirty_decay_ms:0, muzzy_decay_ms:0 (the project's setting until "
-                    "2026-12-04): the lowest peak, and the slowest"),
-        Figure(NAME, "peak memory, handing freed memory back at once", at_once["peak_mib"], theirs["peak_mib"],
-               "MiB", goal="report"),
     ]  # fmt: skip
+    for label, measured in variants.items():
+        figures += [
+            Figure(NAME, f"time, {label}", measured["seconds"], theirs["seconds"], "s", ratio_as="baseline/ours",
+                   goal="report", note=ALLOCATOR_VARIANTS[label][1]),
+            Figure(NAME, f"peak memory, {label}", measured["peak_mib"], theirs["peak_mib"], "MiB", goal="report"),
+        ]  # fmt: skip
     if not smoke:
         figures += run_large(int(os.environ.get("OFFLOAD_BENCH_LARGE_MB", "5000")))
     return figures

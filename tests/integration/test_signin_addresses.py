@@ -1,12 +1,11 @@
 """Sign-in limits through a real uvicorn started as the README says: they key on the address
 uvicorn reports, so with no trusted proxy in front a forged `X-Forwarded-For` moves nothing."""
 
-import re
-
 import httpx
 import pytest
 
 from tests.conftest import start_asgi_server, stop_process
+from tests.support import post_sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,10 +25,7 @@ def server(request, broker, tmp_path):
 def sign_in(server, username: str, password: str, forged: str) -> httpx.Response:
     """One attempt by a fresh client that claims to be `forged` in X-Forwarded-For."""
     with httpx.Client(base_url=server.url, timeout=30, headers={"X-Forwarded-For": forged}) as client:
-        form = client.get("/accounts/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-        return client.post("/accounts/login/", data={"username": username, "password": password,
-                                                     "csrfmiddlewaretoken": token})  # fmt: skip
+        return post_sign_in(client, username, password)
 
 
 def forged(n: int) -> str:
