@@ -112,16 +112,21 @@ class Distinct:
 
 
 class RowSample:
-    """A uniform random sample of up to `size` rows (bottom-k by a random key per row): the
-        whole file when it has no more rows, so its quantiles are then exact. Rows whose key cannot
-        make the sample are dropped as they arrive, and the sample is trimmed only when enough
-        candidates have gathered, so a long file costs about size·ln(rows/size) rows of work. Its rows
-    are in no particular order."""
+    """A uniform random sample of up to `size` rows (bottom-k by a random key per row): the whole
+    file when it has no more rows, so its quantiles are then exact.
 
-    def __init__(self, size: int, seed: int = 7):
+    Until the file has more than `size` rows every row is kept as it came, batch by batch, with
+    no key and no copy (a file that fits is its own sample). The first time it would hold more,
+    each row gets a random key and the `size` smallest are kept; from then on a row whose key
+    cannot make the sample is dropped as it arrives, and the sample is trimmed when half its size
+    in candidates has gathered, so a long file costs about size·ln(rows/size) rows of work. Its
+    rows are in no particular order. `columns`, when given, are the only columns kept."""
+
+    def __init__(self, size: int, seed: int = 7, columns: list[str] | None = None):
         self.size = size
         self.rng = np.random.default_rng(seed)
-        self.kept: pl.DataFrame | None = None
+        self.columns = columns
+        self.kept: pl.DataFrame | None = None  # keyed, once the file has outgrown the sample
         self.waiting: list[pl.DataFrame] = []
         self.waiting_rows = 0
         self.threshold = 1.0
@@ -131,15 +136,20 @@ class RowSample:
     def add(self, batch: pl.DataFrame) -> None:
         self.seen += batch.height
         self.key = self.key or unused_prefix(batch.columns) + "key"
+        if self.columns is not None:
+            batch = batch.select(self.columns)
+        if self.kept is None:  # everything so far fits: no keys yet
+            self.waiting.append(batch)
+            self.waiting_rows += batch.height
+            if self.seen > self.size:
+                self.trim()
+            return
         keys = self.rng.random(batch.height)
-        chosen = batch
-        if self.threshold < 1.0:  # only the rows that can make the sample get a key column
-            wanted = keys < self.threshold
-            chosen, keys = batch.filter(pl.Series(wanted)), keys[wanted]
-        chosen = chosen.with_columns(pl.Series(self.key, keys))
+        wanted = keys < self.threshold  # only the rows that can make the sample get a key column
+        chosen = batch.filter(pl.Series(wanted)).with_columns(pl.Series(self.key, keys[wanted]))
         if chosen.height:
             # A few rows picked from a batch would keep the whole batch's text in memory; many
-            # rows (early in a file) cost little more than the batch, and copying them would.
+            # rows cost little more than the batch, and copying them would.
             self.waiting.append(compact(chosen) if chosen.height < batch.height // 4 else chosen)
             self.waiting_rows += chosen.height
         # Trimmed when half the sample's size waits: less memory at the trim than
@@ -148,10 +158,11 @@ class RowSample:
             self.trim()
 
     def trim(self) -> None:
-        parts = ([self.kept] if self.kept is not None else []) + self.waiting
-        if not parts:
-            return
-        merged = pl.concat(parts, how="vertical_relaxed")
+        if self.kept is None:  # the first time: every row so far draws its key
+            merged = pl.concat(self.waiting, how="vertical_relaxed")
+            merged = merged.with_columns(pl.Series(self.key, self.rng.random(merged.height)))
+        else:
+            merged = pl.concat([self.kept, *self.waiting], how="vertical_relaxed")
         if merged.height > self.size:
             # The rows of the `size` smallest keys, in the order they came (half the time of
             # polars' bottom_k, which sorts them by key).
@@ -162,8 +173,11 @@ class RowSample:
         self.kept, self.waiting, self.waiting_rows = merged, [], 0
 
     def rows(self) -> pl.DataFrame:
+        """The sample, its batches chained rather than copied into one."""
+        if self.kept is None:
+            return pl.concat(self.waiting, how="vertical_relaxed", rechunk=False) if self.waiting else pl.DataFrame()
         self.trim()
-        return self.kept.drop(self.key) if self.kept is not None else pl.DataFrame()
+        return self.kept.drop(self.key)
 
     @property
     def is_whole(self) -> bool:
