@@ -42,6 +42,7 @@ ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid|key|code|number|no)$|^id[^a-z]", 
 # Numbers a spreadsheet or a person wrote as text: "1,234.50", " 42 ". Not "007": a code.
 THOUSANDS = r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"
 NUMBERS_SHARE = 0.95
+JUDGED_VALUES = 10_000
 NUMBER_TEXT = r"^\s*[+-]?(\d{1,3}(,\d{3})+|[1-9]\d*|0)(\.\d+)?\s*$"
 
 
@@ -184,6 +185,7 @@ class Column:
     fractional: bool = False  # numbers read from text: has any a fraction?
     rises: bool = False  # some value is above the one before it (nulls skipped)
     falls: bool = False
+    repeats: bool = False  # some value equals the one before it (nulls skipped)
     previous_last: object = None
     length_low: int | None = None
     length_high: int | None = None
@@ -252,6 +254,8 @@ class Column:
                     # No step down (or up) inside the batch, nor from the last batch's last value.
                     (steps < 0).any().alias(f"{tag}down"),
                     (steps > 0).any().alias(f"{tag}up"),
+                    # A value equal to the one before it (a missing one has a step of 0: not counted).
+                    ((steps == 0) & column.is_not_null()).any().alias(f"{tag}flat"),
                     column.drop_nulls().first().alias(f"{tag}first"),
                     column.drop_nulls().last().alias(f"{tag}last"),
                 ]
@@ -275,6 +279,12 @@ class Column:
         much as a moment), anything else as floats."""
         column = pl.col(self.name)
         return column if self.dtype.is_integer() or self.dtype.is_float() else column.cast(pl.Float64)
+
+    @property
+    def strictly_monotonic(self) -> bool:
+        """Every value above (or below) the one before it: all different, known without
+        counting them (an id column, most often). Not with infinities, whose steps are not numbers."""
+        return self.numeric and (self.rises != self.falls) and not self.repeats and not self.infinite
 
     @property
     def tracks_order(self) -> bool:
@@ -316,8 +326,10 @@ class Column:
                 if self.previous_last is not None:
                     self.falls |= first < self.previous_last
                     self.rises |= first > self.previous_last
+                    self.repeats |= first == self.previous_last
                 self.falls |= bool(row[f"{tag}down"])
                 self.rises |= bool(row[f"{tag}up"])
+                self.repeats |= bool(row[f"{tag}flat"])
                 self.previous_last = last
         if (self.numeric or self.temporal) and count:
             low, high = row[f"{tag}min"], row[f"{tag}max"]
@@ -414,8 +426,9 @@ def converted(column: Column) -> pl.Expr:
 
 def numbers_written_as_text(values: pl.Series) -> tuple[str, pl.DataType] | None:
     """Whether a text column's first values are numbers (at least NUMBERS_SHARE of them: a few
-    "n/a" do not make a column of prices text), how they are written, and as what type."""
-    values = values.drop_nulls()
+    "n/a" do not make a column of prices text), how they are written, and as what type. The
+    first JUDGED_VALUES say, as polars' own types are guessed from the first rows."""
+    values = values.drop_nulls().head(JUDGED_VALUES)
     if values.len() == 0:
         return None
     numbers = values.filter(values.str.contains(NUMBER_TEXT))
@@ -590,7 +603,10 @@ def sample_counts(columns: list[Column], sample: pl.DataFrame) -> dict[str, pl.D
     """How often each value occurs in the sample, for the columns whose values were too many to
     count as the file was read: their distinct values (when the sample is the whole file) and
     most common values. One query per column, run side by side."""
-    uncounted = [column for column in columns if not column.counting and column.name in sample.columns]
+    uncounted = [
+        column for column in columns
+        if not column.counting and not column.strictly_monotonic and column.name in sample.columns
+    ]  # fmt: skip
     plans = [
         sample.lazy().select(column.name).drop_nulls().group_by(column.name).agg(pl.len().alias(column.tally))
         for column in uncounted
@@ -653,6 +669,8 @@ def finish_column(column: Column, found: dict, tallied: pl.DataFrame | None, who
     # Distinct values: exact while counted, or when the sample is the whole file; else HyperLogLog.
     if column.counting:
         distinct, distinct_exact = column.counts.height if column.counts is not None else 0, True
+    elif column.strictly_monotonic:
+        distinct, distinct_exact = count, True
     elif whole:
         distinct, distinct_exact = tallied.height if tallied is not None else 0, True
     else:

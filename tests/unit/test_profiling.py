@@ -315,6 +315,27 @@ def test_order_is_judged_over_missing_values(tmp_path):
     assert column(result, "gap")["monotonic"] == ""
 
 
+def test_a_strictly_rising_column_has_exact_distinct_values_past_the_sample(tmp_path):
+    rows = 30_000
+    ids = np.arange(5, 5 + 3 * rows, 3)  # every value different, past the exact-count limit
+    # Rising, but one value twice: either side of a batch boundary (rows 1,999 and 2,000), or
+    # either side of a missing value. Their distinct values must be estimated, not assumed.
+    boundary = np.arange(rows)
+    boundary[2_000] = boundary[1_999]
+    gap = [str(v) for v in range(rows)]
+    gap[10_001], gap[10_002] = "", gap[10_000]
+    path = write(
+        tmp_path, csv_bytes(["id", "boundary", "gap"], list(zip(ids.tolist(), boundary.tolist(), gap, strict=True)))
+    )
+    result = profiling.profile_file(path, ",", batch_rows=2_000, sample_rows=5_000)
+    assert result["exact"] is False
+    identifier = column(result, "id")
+    assert identifier["distinct"] == rows and identifier["distinct_exact"] is True and identifier["unique"] is True
+    for name in ("boundary", "gap"):
+        stats = column(result, name)
+        assert stats["monotonic"] == "increasing" and stats["distinct_exact"] is False, name
+
+
 def test_columns_named_like_the_profilers_own_are_profiled_as_theirs(tmp_path):
     names = ["__profile_0_deviation", "__profile_key", "c0_nulls"]
     rows = [[i, 10 * i, "x" if i % 2 else "y"] for i in range(1, 2_001)]
