@@ -296,6 +296,10 @@ class Column:
         return f"{self.scratch}{self.index}_deviation"
 
     @property
+    def finite_name(self) -> str:
+        return f"{self.scratch}{self.index}_finite"
+
+    @property
     def steps_name(self) -> str:
         return f"{self.scratch}{self.index}_steps"
 
@@ -541,7 +545,8 @@ def finish(reading: Reading) -> dict:
     needed = [column.name for column in reading.columns if column.numeric or not column.counting]
     sample = reading.sample.rows().select(needed)
     reading.sample = None  # what the sample held beyond `needed` goes now
-    found = sample_figures(reading.columns, sample, whole)
+    in_one_piece(sample, reading.columns)
+    found = sample_figures(reading.columns, sample)
     tallied = sample_counts(reading.columns, sample)
     columns = [
         finish_column(column, found, tallied.get(column.name), whole, reading.rows) for column in reading.columns
@@ -566,37 +571,45 @@ def finish(reading: Reading) -> dict:
     return result
 
 
-def sample_figures(columns: list[Column], sample: pl.DataFrame, whole: bool) -> dict:
+def sample_figures(columns: list[Column], sample: pl.DataFrame) -> dict:
     """Each column's figures that come from the sample, as one row: `found[f"{tag}{figure}"]`.
 
     One eager query, polars running its expressions side by side (the same query made lazy took
     four times as long: 2.1's planner sends quantiles down a slower path). Quantiles skip missing
-    values, so each numeric column is first written as floats with its infinities made missing
-    (counted in stats["infinite"], not ranked), once, not again for each quantile."""
-    inside = [column for column in columns if column.name in sample.columns]
-    numeric = [column for column in inside if column.numeric]
-    finite = {column.name: f"{column.scratch}{column.index}_finite" for column in numeric}
+    values; a column with infinities (counted in stats["infinite"], not ranked) has them made
+    missing first, once, not again for each quantile."""
     expressions = []
-    for column in inside:
+    for column in columns:
+        if column.name not in sample.columns:
+            continue
         values, tag = pl.col(column.name).drop_nulls(), column.tag
         expressions.append(values.len().alias(f"{tag}sampled"))
         if column.text:
             expressions.append(values.str.len_chars().median().alias(f"{tag}lmedian"))
         if column.numeric:
-            floats = pl.col(finite[column.name])
+            ranked = pl.col(column.finite_name if column.infinite else column.name)
             expressions += [
-                floats.quantile(q, interpolation="linear").alias(f"{tag}{name}") for name, q in QUANTILES.items()
+                ranked.quantile(q, interpolation="linear").alias(f"{tag}{name}") for name, q in QUANTILES.items()
             ]
             # The median absolute deviation, from the same rows as the quantiles.
-            expressions.append((floats - floats.median()).abs().median().alias(f"{tag}mad"))
-    if not expressions:
-        return {}
-    floats = [pl.col(name).cast(pl.Float64) for name in finite]
-    # In one piece: the sample is its batches chained, and each quantile would join them again.
-    prepared = sample.hstack(
-        sample.select(pl.when(f.is_finite()).then(f).alias(finite[f.meta.output_name()]) for f in floats).rechunk()
-    )
-    return prepared.select(expressions).row(0, named=True)
+            expressions.append((ranked - ranked.median()).abs().median().alias(f"{tag}mad"))
+    infinite = [column for column in columns if column.numeric and column.infinite and column.name in sample.columns]
+    if infinite:
+        sample = sample.with_columns(
+            pl.when(pl.col(column.name).is_finite()).then(pl.col(column.name)).alias(column.finite_name)
+            for column in infinite
+        )
+    return sample.select(expressions).row(0, named=True) if expressions else {}
+
+
+def in_one_piece(sample: pl.DataFrame, columns: list[Column]) -> None:
+    """Each numeric column of the sample joined from its batches into one piece (each quantile
+    would join them again), in place and a column at a time, so that only one column is ever
+    held twice. Text is counted as well in pieces, and joining it would copy the most memory."""
+    for column in columns:
+        if column.numeric and column.name in sample.columns:
+            index = sample.get_column_index(column.name)
+            sample.replace_column(index, sample.get_column(column.name).rechunk())
 
 
 def sample_counts(columns: list[Column], sample: pl.DataFrame) -> dict[str, pl.DataFrame]:
