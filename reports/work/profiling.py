@@ -192,6 +192,9 @@ class Column:
     length_total: int = 0
     counts: pl.DataFrame | None = None  # value -> count, while it has at most EXACT_VALUES values
     counting: bool = True
+    # Not a number and no longer counted: its exact counts up to the batch before the one where
+    # counting stopped (the sample has its values from that batch on; none if it was the first).
+    before: pl.DataFrame | None = None
     distinct: Distinct = field(default_factory=Distinct)
     scratch: str = "__profile_"  # what the names of its columns of our own start with (see `measured`)
 
@@ -358,8 +361,10 @@ class Column:
             return
         # Too many values to count: from here on the sample and the HyperLogLog. Every value seen
         # so far is in the counts once, which is all a HyperLogLog needs of them.
-        self.counting, self.counts = False, None
         self.distinct.add(*registers_and_ranks(merged.lazy(), self.name).collect())
+        if not self.numeric:  # the sample holds none of its earlier values: keep their counts
+            self.before = self.counts
+        self.counting, self.counts = False, None
 
     def distinct_plan(self, batch: pl.LazyFrame) -> pl.LazyFrame:
         return registers_and_ranks(batch, self.name)
@@ -415,7 +420,11 @@ class Reading:
             column.take_counts(counts)
         for column, registers in zip(sketched, results[len(counted) :], strict=True):
             column.distinct.add(*registers)
-        self.sample.add(batch)
+        # The sample holds numbers (for quantiles, histograms, correlations) and the values of
+        # columns too varied to count, from the batch where they stopped being counted (the
+        # earlier ones are in their `before`); a column still counted has it all in its counts.
+        sampled = [column.name for column in self.columns if column.numeric or not column.counting]
+        self.sample.add(batch, sampled)
 
 
 def count_of(condition: pl.Expr) -> pl.Expr:
@@ -542,8 +551,9 @@ def finish(reading: Reading) -> dict:
     once the alerts tell which columns are unique or ids, the common values and correlations."""
     whole = reading.sample.is_whole
     # A non-numeric column still counted exactly has all its figures from its counts.
+    sample = reading.sample.rows()
     needed = [column.name for column in reading.columns if column.numeric or not column.counting]
-    sample = reading.sample.rows().select(needed)
+    sample = sample.select(name for name in needed if name in sample.columns)
     reading.sample = None  # what the sample held beyond `needed` goes now
     in_one_piece(sample, reading.columns)
     found = sample_figures(reading.columns, sample)
@@ -584,8 +594,6 @@ def sample_figures(columns: list[Column], sample: pl.DataFrame) -> dict:
             continue
         values, tag = pl.col(column.name).drop_nulls(), column.tag
         expressions.append(values.len().alias(f"{tag}sampled"))
-        if column.text:
-            expressions.append(values.str.len_chars().median().alias(f"{tag}lmedian"))
         if column.numeric:
             ranked = pl.col(column.finite_name if column.infinite else column.name)
             expressions += [
@@ -625,6 +633,26 @@ def sample_counts(columns: list[Column], sample: pl.DataFrame) -> dict[str, pl.D
         for column in uncounted
     ]
     return {column.name: counts for column, counts in zip(uncounted, pl.collect_all(plans), strict=True)}
+
+
+def estimated_counts(column: Column, tallied: pl.DataFrame, count: int) -> tuple[pl.DataFrame, float]:
+    """A column's values too many to count as the file was read, each with its count over the
+    whole column: exact for the rows counted before counting stopped (`before`), estimated for
+    the rest from the sample (its count there times `scale`, the rest's rows per sampled row).
+    Columns: the value, "exact" (counted), "sampled" (in the sample) and "estimate"."""
+    name, tally = column.name, column.tally
+    counted_rows = int(column.before[tally].sum()) if column.before is not None else 0
+    sampled_rows = int(tallied[tally].sum())
+    scale = (count - counted_rows) / sampled_rows if sampled_rows else 0.0
+    merged = tallied.select(pl.col(name), pl.lit(0).alias("exact"), pl.col(tally).alias("sampled"))
+    if column.before is not None:
+        counted = column.before.select(pl.col(name), pl.col(tally).alias("exact"), pl.lit(0).alias("sampled"))
+        merged = (
+            pl.concat([merged, counted], how="vertical_relaxed")
+            .group_by(name)
+            .agg(pl.col("exact").sum(), pl.col("sampled").sum())
+        )
+    return merged.with_columns((pl.col("exact") + pl.col("sampled") * scale).alias("estimate")), scale
 
 
 def later_figures(reading: Reading, columns: list[dict], sample: pl.DataFrame, found: dict, whole: bool) -> dict | None:
@@ -668,7 +696,6 @@ def finish_column(column: Column, found: dict, tallied: pl.DataFrame | None, who
     kind = column_type(column.dtype) if count else "empty"
     if kind == "decimal" and column.written_as and not column.fractional:
         kind = "integer"
-    tag = column.tag
     stats = {
         "name": column.name,
         "type": kind,
@@ -680,14 +707,19 @@ def finish_column(column: Column, found: dict, tallied: pl.DataFrame | None, who
         stats["written_as"] = column.written_as
         stats["not_numbers"] = column.not_numbers
     # Distinct values: exact while counted, or when the sample is the whole file; else HyperLogLog.
+    values = None  # for a column no longer counted: each value's count over the whole column
     if column.counting:
         distinct, distinct_exact = column.counts.height if column.counts is not None else 0, True
     elif column.strictly_monotonic:
         distinct, distinct_exact = count, True
-    elif whole:
-        distinct, distinct_exact = tallied.height if tallied is not None else 0, True
     else:
-        distinct, distinct_exact = min(column.distinct.estimate(), count), False
+        if tallied is None:  # none of its values made the sample (all were counted before)
+            tallied = pl.DataFrame(schema={column.name: column.dtype, column.tally: pl.UInt32})
+        values, scale = estimated_counts(column, tallied, count)
+        if whole:
+            distinct, distinct_exact = values.height, True
+        else:
+            distinct, distinct_exact = min(column.distinct.estimate(), count), False
     stats.update(distinct=distinct, distinct_pct=percent(distinct, count), distinct_exact=distinct_exact)
     if kind == "text" and column.counting and count:
         kind = stats["type"] = text_kind(column.counts, column.name, distinct, count)
@@ -700,10 +732,12 @@ def finish_column(column: Column, found: dict, tallied: pl.DataFrame | None, who
         zone = getattr(column.dtype, "time_zone", None)
         stats.update(earliest=earliest, latest=latest, time_zone=zone)
     if column.text and count and column.length_low is not None:
-        if column.counting:  # exact, from the counts: each value's length as often as it occurs
+        # Each value's length as often as it occurs: exact from the counts (or a whole-file sample).
+        median = None
+        if column.counting:
             median = weighted_median(column.counts[column.name].str.len_chars(), column.counts[column.tally])
-        else:
-            median = found.get(f"{tag}lmedian")
+        elif values is not None and values.height:
+            median = weighted_median(values[column.name].str.len_chars(), values["estimate"])
         stats["length"] = {
             "min": column.length_low,
             "mean": column.length_total / count,
@@ -717,23 +751,27 @@ def finish_column(column: Column, found: dict, tallied: pl.DataFrame | None, who
         if unique:
             pass
         elif column.counting and column.counts is not None:
-            stats.update(top_values_shown(column, column.counts, 1.0, True))
-        elif tallied is not None and tallied.height:  # from the sample, scaled to the whole column
-            stats.update(top_values_shown(column, tallied, count / tallied[column.tally].sum(), whole))
+            counted = column.counts.select(
+                column.name, pl.col(column.tally).alias("estimate"), pl.lit(0).alias("sampled")
+            )
+            stats.update(top_values_shown(column, counted, 1.0, True))
+        elif values is not None and values.height:
+            stats.update(top_values_shown(column, values, scale, whole))
     stats["alerts"] = alerts(stats, column)
     return stats
 
 
 def weighted_median(values: pl.Series, weights: pl.Series) -> float | None:
     """The median of `values` each repeated `weights` times (the middle one, or the mean of the
-    middle two), without repeating them."""
+    middle two), without repeating them. Weights that are estimates need not be whole."""
     if values.len() == 0:
         return None
-    frame = pl.DataFrame({"v": values, "w": weights}).sort("v").with_columns(pl.col("w").cum_sum().alias("c"))
-    total = int(frame["c"][-1])
-    ends = frame["c"].to_numpy()
-    lower = frame["v"][int(np.searchsorted(ends, (total - 1) // 2, side="right"))]
-    upper = frame["v"][int(np.searchsorted(ends, total // 2, side="right"))]
+    frame = pl.DataFrame({"v": values, "w": weights}).sort("v")
+    ends = frame["w"].cum_sum().to_numpy()
+    total = float(ends[-1])
+    last = len(ends) - 1
+    lower = frame["v"][min(int(np.searchsorted(ends, (total - 1) // 2, side="right")), last)]
+    upper = frame["v"][min(int(np.searchsorted(ends, total // 2, side="right")), last)]
     return (lower + upper) / 2
 
 
@@ -779,23 +817,19 @@ def numeric_stats(stats: dict, column: Column, found: dict, whole: bool, count: 
         stats["mad"] = plain(found[f"{column.tag}mad"])
 
 
-def most_common(counts: pl.LazyFrame, column: Column) -> pl.LazyFrame:
-    # The largest counts; ties go to the smallest value, so the same file always shows the same.
-    return counts.top_k(TOP_VALUES, by=[column.tally, column.name], reverse=[False, True])
-
-
 def top_values_shown(column: Column, counts: pl.DataFrame, scale: float, exact: bool) -> dict:
-    """The most common values: exact from the counts (or a whole-file sample), else estimated
-    from the sample, each count scaled up and give or take its 95 % margin."""
-    top = most_common(counts.lazy(), column).collect() if counts.height > TOP_VALUES else counts
-    top = top.sort([column.tally, column.name], descending=[True, False])
+    """The most common values, from `counts` (the value, its "estimate" over the whole column and
+    how often it was "sampled"): exact from counts (or a whole-file sample), else each estimate
+    give or take the 95 % margin of its sampled part."""
+    # The largest counts; ties go to the smallest value, so the same file always shows the same.
+    top = counts.top_k(TOP_VALUES, by=["estimate", column.name], reverse=[False, True])
+    top = top.sort(["estimate", column.name], descending=[True, False])
     if column.temporal:  # as text: a Python date cannot hold year 0
         top = top.with_columns(pl.col(column.name).dt.to_string(text_shape(column.dtype)))
     shown = []
-    for value, n in top.select(column.name, column.tally).iter_rows():
-        estimate = round(n * scale)
-        margin = 0 if exact else round(2 * math.sqrt(n) * scale)
-        shown.append([plain(value), estimate] if exact else [plain(value), estimate, margin])
+    for value, estimate, sampled in top.select(column.name, "estimate", "sampled").iter_rows():
+        margin = round(2 * math.sqrt(sampled) * scale)
+        shown.append([plain(value), round(estimate)] if exact else [plain(value), round(estimate), margin])
     return {"top": shown, "top_exact": exact}
 
 

@@ -120,12 +120,14 @@ class RowSample:
     each row gets a random key and the `size` smallest are kept; from then on a row whose key
     cannot make the sample is dropped as it arrives, and the sample is trimmed when half its size
     in candidates has gathered, so a long file costs about size·ln(rows/size) rows of work. Its
-    rows are in no particular order. `columns`, when given, are the only columns kept."""
+    rows are in no particular order.
 
-    def __init__(self, size: int, seed: int = 7, columns: list[str] | None = None):
+    Each batch may bring other columns (`add`'s `columns`): a row has missing values in a column
+    its batch did not bring."""
+
+    def __init__(self, size: int, seed: int = 7):
         self.size = size
         self.rng = np.random.default_rng(seed)
-        self.columns = columns
         self.kept: pl.DataFrame | None = None  # keyed, once the file has outgrown the sample
         self.waiting: list[pl.DataFrame] = []
         self.waiting_rows = 0
@@ -133,11 +135,14 @@ class RowSample:
         self.seen = 0
         self.key = ""  # its column of random keys, named like none of the file's
 
-    def add(self, batch: pl.DataFrame) -> None:
+    def add(self, batch: pl.DataFrame, columns: list[str] | None = None) -> None:
+        """The batch's rows (of those `columns`, if given) as candidates for the sample."""
         self.seen += batch.height
         self.key = self.key or unused_prefix(batch.columns) + "key"
-        if self.columns is not None:
-            batch = batch.select(self.columns)
+        if columns is not None:
+            batch = batch.select(columns)
+        if batch.width == 0:  # no column wanted: the rows are counted, not kept
+            return
         if self.kept is None:  # everything so far fits: no keys yet
             self.waiting.append(batch)
             self.waiting_rows += batch.height
@@ -158,11 +163,13 @@ class RowSample:
             self.trim()
 
     def trim(self) -> None:
+        if self.kept is None and not self.waiting:
+            return
         if self.kept is None:  # the first time: every row so far draws its key
-            merged = pl.concat(self.waiting, how="vertical_relaxed")
+            merged = pl.concat(self.waiting, how="diagonal_relaxed")
             merged = merged.with_columns(pl.Series(self.key, self.rng.random(merged.height)))
         else:
-            merged = pl.concat([self.kept, *self.waiting], how="vertical_relaxed")
+            merged = pl.concat([self.kept, *self.waiting], how="diagonal_relaxed")
         if merged.height > self.size:
             # The rows of the `size` smallest keys, in the order they came (half the time of
             # polars' bottom_k, which sorts them by key).
@@ -175,7 +182,7 @@ class RowSample:
     def rows(self) -> pl.DataFrame:
         """The sample, its batches chained rather than copied into one."""
         if self.kept is None:
-            return pl.concat(self.waiting, how="vertical_relaxed", rechunk=False) if self.waiting else pl.DataFrame()
+            return pl.concat(self.waiting, how="diagonal_relaxed", rechunk=False) if self.waiting else pl.DataFrame()
         self.trim()
         return self.kept.drop(self.key)
 

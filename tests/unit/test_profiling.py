@@ -336,6 +336,46 @@ def test_a_strictly_rising_column_has_exact_distinct_values_past_the_sample(tmp_
         assert stats["monotonic"] == "increasing" and stats["distinct_exact"] is False, name
 
 
+def varied_late(rows: int, seed: int = 3) -> list[str]:
+    """Text with four values for the first 12,000 rows, then a new value every few rows: counted
+    exactly at first, too varied to count from about row 40,000."""
+    rng = np.random.default_rng(seed)
+    early = np.array(["red", "green", "blue", "violet"])[rng.integers(0, 4, 12_000)]
+    late = [f"shade-{n}" for n in rng.integers(0, (rows - 12_000) // 3, rows - 12_000)]
+    return [*early.tolist(), *late]
+
+
+def test_text_that_becomes_too_varied_to_count_keeps_exact_figures_when_the_file_fits(tmp_path):
+    from collections import Counter
+
+    texts = varied_late(60_000)
+    path = write(tmp_path, csv_bytes(["n", "shade"], [[i % 7, t] for i, t in enumerate(texts)]))
+    result = profiling.profile_file(path, ",", batch_rows=2_000)
+    assert result["exact"] is True
+    shade, counted = column(result, "shade"), Counter(texts)
+    # Counted exactly up to the batch where it stopped, then from the sample: still exact.
+    assert shade["distinct"] == len(counted) and shade["distinct_exact"] is True
+    expected = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[: profiling.TOP_VALUES]
+    assert shade["top"] == [[value, n] for value, n in expected] and shade["top_exact"] is True
+    assert shade["length"]["median"] == np.median([len(t) for t in texts])
+
+
+def test_text_that_becomes_too_varied_to_count_is_estimated_within_its_margins_past_the_sample(tmp_path):
+    from collections import Counter
+
+    texts = varied_late(60_000)
+    path = write(tmp_path, csv_bytes(["n", "shade"], [[i % 7, t] for i, t in enumerate(texts)]))
+    result = profiling.profile_file(path, ",", batch_rows=2_000, sample_rows=5_000)
+    assert result["exact"] is False
+    shade, counted = column(result, "shade"), Counter(texts)
+    assert shade["top_exact"] is False
+    # The four early colours lead: counted exactly while counting lasted, so tightly estimated.
+    assert {value for value, _, _ in shade["top"][:4]} == {"red", "green", "blue", "violet"}
+    for value, estimate, margin in shade["top"]:
+        assert abs(estimate - counted[value]) <= max(margin, 1), value
+    assert abs(shade["length"]["median"] - np.median([len(t) for t in texts])) <= 1
+
+
 def test_columns_named_like_the_profilers_own_are_profiled_as_theirs(tmp_path):
     names = ["__profile_0_deviation", "__profile_key", "c0_nulls"]
     rows = [[i, 10 * i, "x" if i % 2 else "y"] for i in range(1, 2_001)]
