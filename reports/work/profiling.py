@@ -156,7 +156,12 @@ def histogram(series: pl.Series, integers: bool, scale: float = 1.0, exact: bool
     if values.size == 0:
         return None
     bins = bin_edges(values, integers)
-    counts, edges = np.histogram(values, bins=bins)
+    if isinstance(bins, int):
+        counts, edges = np.histogram(values, bins=bins)
+    else:  # bins of whole numbers, of one width: counted by division (np.histogram would sort)
+        edges = bins
+        width = edges[1] - edges[0] if edges.size > 1 else 1.0
+        counts = np.bincount(((values - edges[0]) // width).astype(np.int64), minlength=edges.size - 1)
     # "whole": bins of whole numbers, edges half-way between them (the axis reads 1 to 12, not 0.5 to 12.5).
     return {
         "counts": [round(int(count) * scale) for count in counts],

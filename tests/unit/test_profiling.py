@@ -140,6 +140,17 @@ def test_a_uniform_whole_number_column_has_a_flat_histogram():
     assert histogram(pl.Series("price", [0.5, 1.5, 2.5]), integers=False)["counts"].count(1) == 3
 
 
+@pytest.mark.parametrize("low, high", [(-50, 1_000), (1, 12), (7, 7), (-(2**40), 2**40)])
+def test_whole_number_bins_count_what_numpy_counts(low, high):
+    import polars as pl
+
+    values = np.random.default_rng(high).integers(low, high + 1, 50_000)
+    shown = profiling.histogram(pl.Series("n", values), integers=True)
+    expected, edges = np.histogram(values.astype(float), bins=np.array(shown["edges"]))
+    assert shown["counts"] == expected.tolist() and sum(shown["counts"]) == values.size
+    assert shown["whole"] is (high < 2**52)
+
+
 def test_a_date_in_year_zero_is_profiled_not_a_crash(tmp_path):
     # Found by the fuzz test: "0-1-1" reads as a date no Python date can hold.
     result = profile_of(tmp_path, b"when\n0-1-1\n2025-01-31\n")
