@@ -367,6 +367,9 @@ class Column:
         # Too many values to count: from here on the sample and the HyperLogLog. Every value seen
         # so far is in the counts once, which is all a HyperLogLog needs of them.
         self.distinct.add(*registers_and_ranks(merged.lazy(), self.name).collect())
+        self.stop_counting()
+
+    def stop_counting(self) -> None:
         if not self.numeric:  # the sample holds none of its earlier values: keep their counts
             self.before = self.counts
         self.counting, self.counts = False, None
@@ -405,6 +408,8 @@ class Reading:
             for (column, _), failed in zip(failures, counted, strict=True):
                 column.not_numbers += failed
             batch = batch.with_columns(converted(column).alias(column.name) for column, _ in failures)
+        if self.rows == batch.height:
+            self.stop_counting_the_obviously_varied(batch)
         expressions = [expression for column in self.columns for expression in column.stat_expressions()]
         lazy = batch.lazy()
         measured = batch.with_columns(expression for column in self.columns for expression in column.measured()).lazy()
@@ -430,6 +435,17 @@ class Reading:
         # earlier ones are in their `before`); a column still counted has it all in its counts.
         sampled = [column.name for column in self.columns if column.numeric or not column.counting]
         self.sample.add(batch, sampled)
+
+    def stop_counting_the_obviously_varied(self, batch: pl.DataFrame) -> None:
+        """Columns with more than EXACT_VALUES values in the first rows (ids, emails, prices) go
+        straight to the HyperLogLog and the sample, without first counting a whole batch."""
+        if batch.height <= 2 * EXACT_VALUES:
+            return
+        head = batch.head(2 * EXACT_VALUES)
+        distinct = head.select(pl.col(column.name).drop_nulls().n_unique() for column in self.columns).row(0)
+        for column, values in zip(self.columns, distinct, strict=True):
+            if values > EXACT_VALUES:
+                column.stop_counting()
 
 
 def count_of(condition: pl.Expr) -> pl.Expr:
@@ -551,9 +567,10 @@ def first_columns(batch: pl.DataFrame) -> list[Column]:
 
 
 def finish(reading: Reading) -> dict:
-    """Every figure, worked out over the sample in two queries polars runs across all columns at
-    once: first what each column's own figures need (quantiles, distinct values, lengths), then,
-    once the alerts tell which columns are unique or ids, the common values and correlations."""
+    """Every figure: the merged statistics of the batches, and from the sample (each a query
+    polars runs across the columns at once) the quantiles, then the counts of values too many to
+    count as the file was read, then, once the alerts tell which columns are ids or constant,
+    the histograms and correlations."""
     whole = reading.sample.is_whole
     # A non-numeric column still counted exactly has all its figures from its counts.
     sample = reading.sample.rows()

@@ -371,6 +371,21 @@ def test_text_that_becomes_too_varied_to_count_keeps_exact_figures_when_the_file
     assert shade["length"]["median"] == np.median([len(t) for t in texts])
 
 
+def test_text_too_varied_to_count_from_the_first_rows_is_exact_when_the_file_fits(tmp_path):
+    from collections import Counter
+
+    rng = np.random.default_rng(9)
+    codes = [f"code-{n}" for n in rng.integers(0, 15_000, 40_000)]  # past the limit in the first rows
+    path = write(tmp_path, csv_bytes(["code", "kind"], [[c, "ab"[i % 2]] for i, c in enumerate(codes)]))
+    result = profiling.profile_file(path, ",")  # one batch of 40,000 rows
+    code, counted = column(result, "code"), Counter(codes)
+    assert code["distinct"] == len(counted) and code["distinct_exact"] is True
+    expected = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[: profiling.TOP_VALUES]
+    assert code["top"] == [[value, n] for value, n in expected] and code["top_exact"] is True
+    assert code["length"]["median"] == np.median([len(c) for c in codes])
+    assert column(result, "kind")["top"] == [["a", 20_000], ["b", 20_000]]
+
+
 def test_text_that_becomes_too_varied_to_count_is_estimated_within_its_margins_past_the_sample(tmp_path):
     from collections import Counter
 
