@@ -408,8 +408,6 @@ class Reading:
             for (column, _), failed in zip(failures, counted, strict=True):
                 column.not_numbers += failed
             batch = batch.with_columns(converted(column).alias(column.name) for column, _ in failures)
-        if self.rows == batch.height:
-            self.stop_counting_the_obviously_varied(batch)
         expressions = [expression for column in self.columns for expression in column.stat_expressions()]
         lazy = batch.lazy()
         measured = batch.with_columns(expression for column in self.columns for expression in column.measured()).lazy()
@@ -435,17 +433,6 @@ class Reading:
         # earlier ones are in their `before`); a column still counted has it all in its counts.
         sampled = [column.name for column in self.columns if column.numeric or not column.counting]
         self.sample.add(batch, sampled)
-
-    def stop_counting_the_obviously_varied(self, batch: pl.DataFrame) -> None:
-        """Columns with more than EXACT_VALUES values in the first rows (ids, emails, prices) go
-        straight to the HyperLogLog and the sample, without first counting a whole batch."""
-        if batch.height <= 2 * EXACT_VALUES:
-            return
-        head = batch.head(2 * EXACT_VALUES)
-        distinct = head.select(pl.col(column.name).drop_nulls().n_unique() for column in self.columns).row(0)
-        for column, values in zip(self.columns, distinct, strict=True):
-            if values > EXACT_VALUES:
-                column.stop_counting()
 
 
 def count_of(condition: pl.Expr) -> pl.Expr:
