@@ -118,8 +118,8 @@ class RowSample:
     Until the file has more than `size` rows every row is kept as it came, batch by batch, with
     no key and no copy (a file that fits is its own sample). The first time it would hold more,
     each row gets a random key and the `size` smallest are kept; from then on a row whose key
-    cannot make the sample is dropped as it arrives, and the sample is trimmed when half its size
-    in candidates has gathered, so a long file costs about size·ln(rows/size) rows of work. Its
+    cannot make the sample is dropped as it arrives, and the sample is trimmed when its size in
+    candidates has gathered, so a long file costs about size·ln(rows/size) rows of work. Its
     rows are in no particular order.
 
     Each batch may bring other columns (`add`'s `columns`): a row has missing values in a column
@@ -157,9 +157,9 @@ class RowSample:
             # rows cost little more than the batch, and copying them would.
             self.waiting.append(compact(chosen) if chosen.height < batch.height // 4 else chosen)
             self.waiting_rows += chosen.height
-        # Trimmed when half the sample's size waits: less memory at the trim than
-        # waiting for a whole sample's worth, for a few more (cheap, linear) trims.
-        if self.waiting_rows >= max(self.size // 2, 1):
+        # Trimmed when a whole sample's size waits: half as many trims as at half a sample
+        # (16M rows: 7.1 -> 6.75 s) for a higher peak at each (710 -> 780 MiB).
+        if self.waiting_rows >= max(self.size, 1):
             self.trim()
 
     def trim(self) -> None:
