@@ -42,7 +42,6 @@ ID_NAME = re.compile(r"(^|[^a-z])(id|uuid|guid|key|code|number|no)$|^id[^a-z]", 
 # Numbers a spreadsheet or a person wrote as text: "1,234.50", " 42 ". Not "007": a code.
 THOUSANDS = r"^\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*$"
 NUMBERS_SHARE = 0.95
-JUDGED_VALUES = 10_000
 NUMBER_TEXT = r"^\s*[+-]?(\d{1,3}(,\d{3})+|[1-9]\d*|0)(\.\d+)?\s*$"
 
 
@@ -142,7 +141,8 @@ def bin_edges(values: np.ndarray, integers: bool) -> np.ndarray | int:
     ten equal bins over 1..12 would hold two values in some and one in others, and a uniform
     column would look U-shaped."""
     low, high = int(values.min()), int(values.max())
-    if not integers or max(abs(low), abs(high)) > 2**52:  # past 2**52 a float cannot hold every whole number
+    # Past 2**51 (values or span) a float cannot hold every half-way edge exactly.
+    if not integers or max(abs(low), abs(high), high - low) > 2**51:
         return HISTOGRAM_BINS
     width = max(1, math.ceil((high - low + 1) / HISTOGRAM_BINS))
     return np.arange(low, high + width + 1, width)[: math.ceil((high - low + 1) / width) + 1] - 0.5
@@ -257,13 +257,16 @@ class Column:
                 finite = values.filter(values.is_finite())
                 expressions.append((finite != finite.floor()).any().alias(f"{tag}fraction"))
             if self.tracks_order:
-                steps = pl.col(self.steps_name)  # see `measured`
+                # Each value against the one before it, over missing ones (see `measured`): by
+                # comparing, not subtracting (a difference of large integers wraps around).
+                filled = pl.col(self.filled_name)
+                before = filled.shift(1)
                 expressions += [
                     # No step down (or up) inside the batch, nor from the last batch's last value.
-                    (steps < 0).any().alias(f"{tag}down"),
-                    (steps > 0).any().alias(f"{tag}up"),
-                    # A value equal to the one before it (a missing one has a step of 0: not counted).
-                    ((steps == 0) & column.is_not_null()).any().alias(f"{tag}flat"),
+                    (filled < before).any().alias(f"{tag}down"),
+                    (filled > before).any().alias(f"{tag}up"),
+                    # A value equal to the one before it (a missing one repeats it: not counted).
+                    ((filled == before) & column.is_not_null()).any().alias(f"{tag}flat"),
                     column.drop_nulls().first().alias(f"{tag}first"),
                     column.drop_nulls().last().alias(f"{tag}last"),
                 ]
@@ -291,8 +294,8 @@ class Column:
     @property
     def strictly_monotonic(self) -> bool:
         """Every value above (or below) the one before it: all different, known without
-        counting them (an id column, most often). Not with infinities, whose steps are not numbers."""
-        return self.numeric and (self.rises != self.falls) and not self.repeats and not self.infinite
+        counting them (an id column, most often)."""
+        return self.numeric and (self.rises != self.falls) and not self.repeats
 
     @property
     def tracks_order(self) -> bool:
@@ -308,8 +311,12 @@ class Column:
         return f"{self.scratch}{self.index}_finite"
 
     @property
-    def steps_name(self) -> str:
-        return f"{self.scratch}{self.index}_steps"
+    def filled_name(self) -> str:
+        return f"{self.scratch}{self.index}_filled"
+
+    def scratch_name(self, what: str) -> str:
+        """A name for a column of ours beside this one's values (no file's column has it)."""
+        return f"{self.scratch}{self.index}_{what}"
 
     def measured(self) -> list[pl.Expr]:
         """Columns of its own the batch's statistics share, each worked out once: written into
@@ -319,8 +326,8 @@ class Column:
             return []
         values = self.numbers
         shared = [(values - values.mean()).alias(self.deviation_name)]
-        if self.tracks_order:  # each step from the value before, over missing ones
-            shared.append(pl.col(self.name).forward_fill().diff().alias(self.steps_name))
+        if self.tracks_order:  # each missing value replaced by the one before it
+            shared.append(pl.col(self.name).forward_fill().alias(self.filled_name))
         return shared
 
     def add_stats(self, row: dict) -> None:
@@ -447,9 +454,8 @@ def converted(column: Column) -> pl.Expr:
 
 def numbers_written_as_text(values: pl.Series) -> tuple[str, pl.DataType] | None:
     """Whether a text column's first values are numbers (at least NUMBERS_SHARE of them: a few
-    "n/a" do not make a column of prices text), how they are written, and as what type. The
-    first JUDGED_VALUES say, as polars' own types are guessed from the first rows."""
-    values = values.drop_nulls().head(JUDGED_VALUES)
+    "n/a" do not make a column of prices text), how they are written, and as what type."""
+    values = values.drop_nulls()
     if values.len() == 0:
         return None
     numbers = values.filter(values.str.contains(NUMBER_TEXT))
@@ -559,6 +565,7 @@ def finish(reading: Reading) -> dict:
     count as the file was read, then, once the alerts tell which columns are ids or constant,
     the histograms and correlations."""
     whole = reading.sample.is_whole
+    held = reading.sample.held
     # A non-numeric column still counted exactly has all its figures from its counts.
     sample = reading.sample.rows()
     needed = [column.name for column in reading.columns if column.numeric or not column.counting]
@@ -578,11 +585,11 @@ def finish(reading: Reading) -> dict:
         "duplicate_rows": duplicates,
         "duplicate_pct": percent(duplicates, reading.rows),
         "correlations": correlations,
-        "sample_rows": sample.height,
+        "sample_rows": held,
         "exact": whole,
-        "quantile_error": None if whole else quantile_error(sample.height),
+        "quantile_error": None if whole else quantile_error(held),
         # Pearson's r from n rows is within about 2(1 − r²)/√n of the whole file's, 95 % of the time.
-        "correlation_error": None if whole else 2 / math.sqrt(max(sample.height, 1)),
+        "correlation_error": None if whole else 2 / math.sqrt(max(held, 1)),
         "distinct_error": Distinct.RELATIVE_ERROR,
         "exact_values": EXACT_VALUES,
     }
@@ -648,20 +655,22 @@ def estimated_counts(column: Column, tallied: pl.DataFrame, count: int) -> tuple
     """A column's values too many to count as the file was read, each with its count over the
     whole column: exact for the rows counted before counting stopped (`before`), estimated for
     the rest from the sample (its count there times `scale`, the rest's rows per sampled row).
-    Columns: the value, "exact" (counted), "sampled" (in the sample) and "estimate"."""
+    Columns: the value and, named by `Column.scratch_name`, "exact" (counted), "sampled" (in the
+    sample) and "estimate"."""
     name, tally = column.name, column.tally
+    exact, sampled, estimate = (column.scratch_name(what) for what in ("exact", "sampled", "estimate"))
     counted_rows = int(column.before[tally].sum()) if column.before is not None else 0
     sampled_rows = int(tallied[tally].sum())
     scale = (count - counted_rows) / sampled_rows if sampled_rows else 0.0
-    merged = tallied.select(pl.col(name), pl.lit(0).alias("exact"), pl.col(tally).alias("sampled"))
+    merged = tallied.select(pl.col(name), pl.lit(0).alias(exact), pl.col(tally).alias(sampled))
     if column.before is not None:
-        counted = column.before.select(pl.col(name), pl.col(tally).alias("exact"), pl.lit(0).alias("sampled"))
+        counted = column.before.select(pl.col(name), pl.col(tally).alias(exact), pl.lit(0).alias(sampled))
         merged = (
             pl.concat([merged, counted], how="vertical_relaxed")
             .group_by(name)
-            .agg(pl.col("exact").sum(), pl.col("sampled").sum())
+            .agg(pl.col(exact).sum(), pl.col(sampled).sum())
         )
-    return merged.with_columns((pl.col("exact") + pl.col("sampled") * scale).alias("estimate")), scale
+    return merged.with_columns((pl.col(exact) + pl.col(sampled) * scale).alias(estimate)), scale
 
 
 def later_figures(reading: Reading, columns: list[dict], sample: pl.DataFrame, found: dict, whole: bool) -> dict | None:
@@ -746,7 +755,7 @@ def finish_column(column: Column, found: dict, tallied: pl.DataFrame | None, who
         if column.counting:
             median = weighted_median(column.counts[column.name].str.len_chars(), column.counts[column.tally])
         elif values is not None and values.height:
-            median = weighted_median(values[column.name].str.len_chars(), values["estimate"])
+            median = weighted_median(values[column.name].str.len_chars(), values[column.scratch_name("estimate")])
         stats["length"] = {
             "min": column.length_low,
             "mean": column.length_total / count,
@@ -761,7 +770,9 @@ def finish_column(column: Column, found: dict, tallied: pl.DataFrame | None, who
             pass
         elif column.counting and column.counts is not None:
             counted = column.counts.select(
-                column.name, pl.col(column.tally).alias("estimate"), pl.lit(0).alias("sampled")
+                column.name,
+                pl.col(column.tally).alias(column.scratch_name("estimate")),
+                pl.lit(0).alias(column.scratch_name("sampled")),
             )
             stats.update(top_values_shown(column, counted, 1.0, True))
         elif values is not None and values.height:
@@ -828,17 +839,19 @@ def numeric_stats(stats: dict, column: Column, found: dict, whole: bool, count: 
 
 def top_values_shown(column: Column, counts: pl.DataFrame, scale: float, exact: bool) -> dict:
     """The most common values, from `counts` (the value, its "estimate" over the whole column and
-    how often it was "sampled"): exact from counts (or a whole-file sample), else each estimate
-    give or take the 95 % margin of its sampled part."""
+    how often it was "sampled", named by `Column.scratch_name`): exact from counts (or a
+    whole-file sample), else each estimate give or take the 95 % margin of its sampled part."""
+    estimate, sampled = column.scratch_name("estimate"), column.scratch_name("sampled")
     # The largest counts; ties go to the smallest value, so the same file always shows the same.
-    top = counts.top_k(TOP_VALUES, by=["estimate", column.name], reverse=[False, True])
-    top = top.sort(["estimate", column.name], descending=[True, False])
+    top = counts.top_k(TOP_VALUES, by=[estimate, column.name], reverse=[False, True])
+    top = top.sort([estimate, column.name], descending=[True, False])
     if column.temporal:  # as text: a Python date cannot hold year 0
         top = top.with_columns(pl.col(column.name).dt.to_string(text_shape(column.dtype)))
     shown = []
-    for value, estimate, sampled in top.select(column.name, "estimate", "sampled").iter_rows():
-        margin = round(2 * math.sqrt(sampled) * scale)
-        shown.append([plain(value), round(estimate)] if exact else [plain(value), round(estimate), margin])
+    for value, n, seen in top.select(column.name, estimate, sampled).iter_rows():
+        # A value the sample missed may still be in the rows it stands for: one sampled row's worth at least.
+        margin = round(2 * math.sqrt(max(seen, 1)) * scale)
+        shown.append([plain(value), round(n)] if exact else [plain(value), round(n), margin])
     return {"top": shown, "top_exact": exact}
 
 

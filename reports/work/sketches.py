@@ -187,6 +187,12 @@ class RowSample:
         return self.kept.drop(self.key)
 
     @property
+    def held(self) -> int:
+        """The rows the sample stands for: the whole file's, or `size` of them (whichever columns
+        it was asked to keep of each)."""
+        return min(self.seen, self.size)
+
+    @property
     def is_whole(self) -> bool:
         return self.seen <= self.size
 

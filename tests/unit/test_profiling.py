@@ -140,15 +140,18 @@ def test_a_uniform_whole_number_column_has_a_flat_histogram():
     assert histogram(pl.Series("price", [0.5, 1.5, 2.5]), integers=False)["counts"].count(1) == 3
 
 
-@pytest.mark.parametrize("low, high", [(-50, 1_000), (1, 12), (7, 7), (-(2**40), 2**40)])
-def test_whole_number_bins_count_what_numpy_counts(low, high):
+@pytest.mark.parametrize(
+    "low, high, whole",
+    [(-50, 1_000, True), (1, 12, True), (7, 7, True), (-(2**40), 2**40, True), (-(2**51), 2**52, False)],
+)
+def test_whole_number_bins_count_what_numpy_counts(low, high, whole):
     import polars as pl
 
     values = np.random.default_rng(high).integers(low, high + 1, 50_000)
     shown = profiling.histogram(pl.Series("n", values), integers=True)
     expected, edges = np.histogram(values.astype(float), bins=np.array(shown["edges"]))
     assert shown["counts"] == expected.tolist() and sum(shown["counts"]) == values.size
-    assert shown["whole"] is (high < 2**52)
+    assert shown["whole"] is whole  # past 2**51 ten equal bins, as for decimals
 
 
 def test_a_date_in_year_zero_is_profiled_not_a_crash(tmp_path):
@@ -400,6 +403,56 @@ def test_text_that_becomes_too_varied_to_count_is_estimated_within_its_margins_p
     for value, estimate, margin in shade["top"]:
         assert abs(estimate - counted[value]) <= max(margin, 1), value
     assert abs(shade["length"]["median"] - np.median([len(t) for t in texts])) <= 1
+
+
+def test_a_value_counted_early_and_missed_by_the_sample_later_keeps_a_margin(tmp_path):
+    from collections import Counter
+
+    texts = varied_late(60_000)
+    for row in range(12_000, 60_000, 3_000):  # "red" goes on, rarely, after counting stopped
+        texts[row] = "red"
+    path = write(tmp_path, csv_bytes(["shade"], [[t] for t in texts]))
+    result = profiling.profile_file(path, ",", batch_rows=2_000, sample_rows=5_000)
+    counted = Counter(texts)
+    for value, estimate, margin in column(result, "shade")["top"]:
+        assert margin > 0 and abs(estimate - counted[value]) <= margin, value
+
+
+def test_ids_falling_or_huge_are_judged_by_comparing_not_subtracting(tmp_path):
+    rows = 12_000
+    # Rises and falls by more than an integer holds: a subtraction would wrap around and make
+    # this column look as if it only fell; one value comes back at the end.
+    jumping = [v for i in range(rows) for v in (3 * 10**18 + i, -3 * 10**18 + i, 7 * 10**18 + i)] + [3 * 10**18]
+    falling = list(range(10 * len(jumping), 0, -10))
+    path = write(tmp_path, csv_bytes(["jumping", "falling"], list(zip(jumping, falling, strict=True))))
+    result = profiling.profile_file(path, ",")
+    assert column(result, "jumping")["monotonic"] == "" and column(result, "jumping")["distinct"] == 3 * rows
+    assert column(result, "jumping")["unique"] is False
+    falls = column(result, "falling")
+    assert falls["monotonic"] == "decreasing" and falls["distinct"] == len(falling) and falls["distinct_exact"]
+
+
+def test_a_file_of_counted_text_says_how_many_rows_its_sample_stands_for(tmp_path):
+    rows = [["abc"[i % 3], "xy"[i % 2]] for i in range(5_000)]
+    result = profiling.profile_file(write(tmp_path, csv_bytes(["a", "b"], rows)), ",", batch_rows=1_000,
+                                    sample_rows=1_000)  # fmt: skip
+    assert result["exact"] is False and result["sample_rows"] == 1_000
+    assert result["quantile_error"] == profiling.quantile_error(1_000)
+
+
+def test_numbers_written_as_text_are_judged_over_the_whole_first_batch(tmp_path):
+    values = [str(n) for n in range(9_999)] + ["n/a"] + [f"AB-{n:05d}" for n in range(20_000)]
+    result = profile_of(tmp_path, csv_bytes(["ref"], [[v] for v in values]))
+    ref = column(result, "ref")
+    assert ref["type"] == "text" and "not_numbers" not in ref and ref["distinct"] == len(values)
+
+
+@pytest.mark.parametrize("name", ["estimate", "sampled", "exact"])
+def test_columns_named_like_the_profilers_working_columns_are_profiled(tmp_path, name):
+    rows = [[f"v{i % 12_000}", "lo" if i % 3 else "hi"] for i in range(30_000)]
+    result = profiling.profile_file(write(tmp_path, csv_bytes([name, "level"], rows)), ",", batch_rows=5_000)
+    assert column(result, name)["distinct"] == 12_000 and column(result, name)["top"][0] == ["v0", 3]
+    assert column(result, "level")["top"] == [["lo", 20_000], ["hi", 10_000]]
 
 
 def test_columns_named_like_the_profilers_own_are_profiled_as_theirs(tmp_path):
