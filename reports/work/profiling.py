@@ -233,7 +233,7 @@ class Column:
             values = values.filter(values.is_finite())
             deviation = values - values.mean()
         else:
-            deviation = pl.col(self.deviation_name)  # see `measured`
+            deviation = pl.col(self.scratch_name("deviation"))  # see `measured`
         squared = deviation * deviation
         moments = [
             values.count().alias(f"{tag}finite"),
@@ -259,7 +259,7 @@ class Column:
             if self.tracks_order:
                 # Each value against the one before it, over missing ones (see `measured`): by
                 # comparing, not subtracting (a difference of large integers wraps around).
-                filled = pl.col(self.filled_name)
+                filled = pl.col(self.scratch_name("filled"))
                 before = filled.shift(1)
                 expressions += [
                     # No step down (or up) inside the batch, nor from the last batch's last value.
@@ -302,18 +302,6 @@ class Column:
         """Monotonic until it has gone both up and down."""
         return self.numeric and not (self.rises and self.falls)
 
-    @property
-    def deviation_name(self) -> str:
-        return f"{self.scratch}{self.index}_deviation"
-
-    @property
-    def finite_name(self) -> str:
-        return f"{self.scratch}{self.index}_finite"
-
-    @property
-    def filled_name(self) -> str:
-        return f"{self.scratch}{self.index}_filled"
-
     def scratch_name(self, what: str) -> str:
         """A name for a column of ours beside this one's values (no file's column has it)."""
         return f"{self.scratch}{self.index}_{what}"
@@ -325,9 +313,9 @@ class Column:
         if not self.numeric:
             return []
         values = self.numbers
-        shared = [(values - values.mean()).alias(self.deviation_name)]
+        shared = [(values - values.mean()).alias(self.scratch_name("deviation"))]
         if self.tracks_order:  # each missing value replaced by the one before it
-            shared.append(pl.col(self.name).forward_fill().alias(self.filled_name))
+            shared.append(pl.col(self.name).forward_fill().alias(self.scratch_name("filled")))
         return shared
 
     def add_stats(self, row: dict) -> None:
@@ -374,9 +362,6 @@ class Column:
         # Too many values to count: from here on the sample and the HyperLogLog. Every value seen
         # so far is in the counts once, which is all a HyperLogLog needs of them.
         self.distinct.add(*registers_and_ranks(merged.lazy(), self.name).collect())
-        self.stop_counting()
-
-    def stop_counting(self) -> None:
         if not self.numeric:  # the sample holds none of its earlier values: keep their counts
             self.before = self.counts
         self.counting, self.counts = False, None
@@ -611,7 +596,7 @@ def sample_figures(columns: list[Column], sample: pl.DataFrame) -> dict:
         values, tag = pl.col(column.name).drop_nulls(), column.tag
         expressions.append(values.len().alias(f"{tag}sampled"))
         if column.numeric:
-            ranked = pl.col(column.finite_name if column.infinite else column.name)
+            ranked = pl.col(column.scratch_name("finite") if column.infinite else column.name)
             expressions += [
                 ranked.quantile(q, interpolation="linear").alias(f"{tag}{name}") for name, q in QUANTILES.items()
             ]
@@ -620,7 +605,7 @@ def sample_figures(columns: list[Column], sample: pl.DataFrame) -> dict:
     infinite = [column for column in columns if column.numeric and column.infinite and column.name in sample.columns]
     if infinite:
         sample = sample.with_columns(
-            pl.when(pl.col(column.name).is_finite()).then(pl.col(column.name)).alias(column.finite_name)
+            pl.when(pl.col(column.name).is_finite()).then(pl.col(column.name)).alias(column.scratch_name("finite"))
             for column in infinite
         )
     return sample.select(expressions).row(0, named=True) if expressions else {}
