@@ -298,6 +298,13 @@ class Column:
         return self.numeric and (self.rises != self.falls) and not self.repeats
 
     @property
+    def in_sample(self) -> bool:
+        """Its values go to the sample: numbers (for quantiles, histograms, correlations) and
+        values too varied to count, from the batch where counting stopped (the earlier ones are
+        in `before`); a column still counted has everything in its counts."""
+        return self.numeric or not self.counting
+
+    @property
     def tracks_order(self) -> bool:
         """Monotonic until it has gone both up and down."""
         return self.numeric and not (self.rises and self.falls)
@@ -420,11 +427,7 @@ class Reading:
             column.take_counts(counts)
         for column, registers in zip(sketched, results[len(counted) :], strict=True):
             column.distinct.add(*registers)
-        # The sample holds numbers (for quantiles, histograms, correlations) and the values of
-        # columns too varied to count, from the batch where they stopped being counted (the
-        # earlier ones are in their `before`); a column still counted has it all in its counts.
-        sampled = [column.name for column in self.columns if column.numeric or not column.counting]
-        self.sample.add(batch, sampled)
+        self.sample.add(batch, [column.name for column in self.columns if column.in_sample])
 
 
 def count_of(condition: pl.Expr) -> pl.Expr:
@@ -551,11 +554,8 @@ def finish(reading: Reading) -> dict:
     the histograms and correlations."""
     whole = reading.sample.is_whole
     held = reading.sample.held
-    # A non-numeric column still counted exactly has all its figures from its counts.
     sample = reading.sample.rows()
-    needed = [column.name for column in reading.columns if column.numeric or not column.counting]
-    sample = sample.select(name for name in needed if name in sample.columns)
-    reading.sample = None  # what the sample held beyond `needed` goes now
+    reading.sample = None  # its batches are held by `sample` alone: joined in place, they go
     in_one_piece(sample, reading.columns)
     found = sample_figures(reading.columns, sample)
     tallied = sample_counts(reading.columns, sample)
@@ -751,16 +751,14 @@ def finish_column(column: Column, found: dict, tallied: pl.DataFrame | None, who
         stats["unique"] = unique = (
             (distinct == count) if distinct_exact else (abs(distinct - count) <= Distinct.RELATIVE_ERROR * count)
         )
-        if unique:
-            pass
-        elif column.counting and column.counts is not None:
+        if not unique and column.counting and column.counts is not None:
             counted = column.counts.select(
                 column.name,
                 pl.col(column.tally).alias(column.scratch_name("estimate")),
                 pl.lit(0).alias(column.scratch_name("sampled")),
             )
             stats.update(top_values_shown(column, counted, 1.0, True))
-        elif values is not None and values.height:
+        elif not unique and values is not None and values.height:
             stats.update(top_values_shown(column, values, scale, whole))
     stats["alerts"] = alerts(stats, column)
     return stats

@@ -135,12 +135,11 @@ class RowSample:
         self.seen = 0
         self.key = ""  # its column of random keys, named like none of the file's
 
-    def add(self, batch: pl.DataFrame, columns: list[str] | None = None) -> None:
-        """The batch's rows (of those `columns`, if given) as candidates for the sample."""
+    def add(self, batch: pl.DataFrame, columns: list[str]) -> None:
+        """The batch's rows (of those `columns`) as candidates for the sample."""
         self.seen += batch.height
         self.key = self.key or unused_prefix(batch.columns) + "key"
-        if columns is not None:
-            batch = batch.select(columns)
+        batch = batch.select(columns)
         if batch.width == 0:  # no column wanted: the rows are counted, not kept
             return
         if self.kept is None:  # everything so far fits: no keys yet
@@ -163,8 +162,6 @@ class RowSample:
             self.trim()
 
     def trim(self) -> None:
-        if self.kept is None and not self.waiting:
-            return
         if self.kept is None:  # the first time: every row so far draws its key
             merged = pl.concat(self.waiting, how="diagonal_relaxed")
             merged = merged.with_columns(pl.Series(self.key, self.rng.random(merged.height)))
